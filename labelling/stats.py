@@ -500,7 +500,8 @@ def order_averaged_accuracy(pairs: Sequence[PairJudgement]) -> OrderAveragedAccu
     """Accuracy against the human label averaged over both orders (LLMBar ``correct_average``)."""
     ab = agreement(pairs, "ab").percent
     ba = agreement(pairs, "ba").percent
-    acc = None if ab.rate is None or ba.rate is None else (ab.rate + ba.rate) / 2
+    # Both orders cover the same pairs, so n is equal and this is the mean of the two.
+    acc = None if ab.n == 0 else (ab.k + ba.k) / (ab.n + ba.n)
     return OrderAveragedAccuracy(ab=ab, ba=ba, accuracy=acc)
 
 
