@@ -1,0 +1,106 @@
+"""Home, team dashboard, members and the health check."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from . import services
+from .forms import InviteForm, RoleForm, TeamForm
+from .models import Capability, Membership, Team
+from .permissions import require_membership, teams_of
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"ok": True})
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    teams = list(teams_of(request.user).order_by("name"))
+    if len(teams) == 1:
+        return redirect("team_dashboard", slug=teams[0].slug)
+    return render(request, "cai_web/home.html", {"teams": teams, "form": TeamForm()})
+
+
+@require_POST
+def team_create(request: HttpRequest) -> HttpResponse:
+    form = TeamForm(request.POST)
+    if form.is_valid():
+        try:
+            team = services.team_create(name=form.cleaned_data["name"], owner=request.user)
+        except services.TeamError as exc:
+            messages.error(request, str(exc))
+        else:
+            return redirect("team_dashboard", slug=team.slug)
+    return redirect("home")
+
+
+def _team(request: HttpRequest, slug: str, capability: str = Capability.VIEW) -> tuple[Team, Membership]:
+    team = Team.objects.filter(slug=slug).first()
+    if team is None:
+        from django.http import Http404
+
+        raise Http404("No such team.")
+    membership = require_membership(request.user, team, capability)
+    return team, membership
+
+
+def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
+    team, membership = _team(request, slug)
+    from .dashboard import dashboard_panels
+
+    return render(
+        request,
+        "cai_web/dashboard.html",
+        {"team": team, "membership": membership, "panels": dashboard_panels(team, membership)},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def team_members(request: HttpRequest, slug: str) -> HttpResponse:
+    team, membership = _team(request, slug)
+    form = InviteForm()
+    if request.method == "POST":
+        require_membership(request.user, team, Capability.MANAGE_MEMBERS)
+        form = InviteForm(request.POST)
+        if form.is_valid():
+            try:
+                services.member_invite(
+                    team=team, username=form.cleaned_data["username"], role=form.cleaned_data["role"]
+                )
+            except services.TeamError as exc:
+                form.add_error("username", str(exc))
+            else:
+                messages.success(request, f"{form.cleaned_data['username']} joined {team.name}.")
+                return redirect("team_members", slug=team.slug)
+    members = team.memberships.select_related("user").order_by("user__username")
+    return render(
+        request,
+        "cai_web/members.html",
+        {"team": team, "membership": membership, "members": members, "form": form,
+         "can_manage": membership.can(Capability.MANAGE_MEMBERS)},
+    )
+
+
+@require_POST
+def member_update(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    team, _ = _team(request, slug, Capability.MANAGE_MEMBERS)
+    target = get_object_or_404(Membership, pk=pk, team=team)
+    try:
+        if request.POST.get("action") == "remove":
+            services.member_remove(membership=target)
+            messages.success(request, f"{target.user.username} was removed.")
+        else:
+            form = RoleForm(request.POST)
+            if not form.is_valid():
+                raise services.TeamError("Choose a valid role.")
+            services.member_set_role(membership=target, role=form.cleaned_data["role"])
+            messages.success(request, f"{target.user.username} is now {target.role}.")
+    except services.TeamError as exc:
+        messages.error(request, str(exc))
+    return redirect("team_members", slug=team.slug)

@@ -1,0 +1,567 @@
+"""Writes to constitutions. Every change is checked here, recorded in the history,
+and (for drafts) guarded by per-row optimistic locking."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max, Model
+from django.utils import timezone
+
+from cai_web.models import Team
+
+from .content import (
+    KEY_PATTERN,
+    MAX_TEXT,
+    ConstitutionContent,
+    ContentError,
+    validate_content,
+)
+from .models import (
+    Category,
+    ChangeEvent,
+    Constitution,
+    ConstitutionVersion,
+    FewShotExample,
+    Principle,
+    VersionStatus,
+)
+
+
+class ConstitutionError(Exception):
+    """A request that cannot be honoured; the message is shown to the user as is."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class VersionImmutable(ConstitutionError):
+    pass
+
+
+class EditConflict(ConstitutionError):
+    """Someone else saved the row after this form was opened; nothing was written."""
+
+    def __init__(self, message: str, *, current: Model | None = None) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+# --- helpers ------------------------------------------------------------------------
+
+
+def _record(
+    version: ConstitutionVersion | None,
+    user,
+    action: str,
+    summary: str,
+    detail: dict[str, Any] | None = None,
+    *,
+    constitution: Constitution | None = None,
+) -> ChangeEvent:
+    return ChangeEvent.objects.create(
+        constitution=constitution or version.constitution,
+        version=version,
+        version_number=version.number if version else None,
+        user=user if getattr(user, "is_authenticated", False) else None,
+        action=action,
+        summary=summary,
+        detail=detail or {},
+    )
+
+
+def _require_draft(version: ConstitutionVersion) -> ConstitutionVersion:
+    # Re-read under a lock: the status in memory may be stale.
+    current = ConstitutionVersion.objects.select_for_update().get(pk=version.pk)
+    if current.status != VersionStatus.DRAFT:
+        raise VersionImmutable(
+            f"v{current.number} is {current.status} and cannot change. "
+            "Edit it to start a new draft from it."
+        )
+    version.status = current.status
+    return current
+
+
+def _check_weight(value: float, field: str = "weight") -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ConstitutionError(f"{field} must be a number.", field=field) from None
+    if not math.isfinite(value) or value < 0:
+        raise ConstitutionError(f"{field} must be a finite number ≥ 0, got {value}.", field=field)
+    return value
+
+
+def _check_text(value: str, field: str, *, required: bool = True) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise ConstitutionError(f"{field.replace('_', ' ')} must not be empty.", field=field)
+    if len(value) > MAX_TEXT:
+        raise ConstitutionError(
+            f"{field.replace('_', ' ')} is {len(value):,} characters; the limit is {MAX_TEXT:,}.",
+            field=field,
+        )
+    return value
+
+
+def _check_key(key: str) -> str:
+    key = (key or "").strip()
+    if not KEY_PATTERN.fullmatch(key):
+        raise ConstitutionError(
+            "key must be 1–64 characters of lowercase letters, digits, '-' or '_'.", field="key"
+        )
+    return key
+
+
+def _locked_update(obj: Model, expected_row_version: int | None, changes: dict[str, Any], label: str) -> Model:
+    """UPDATE ... WHERE row_version = expected; zero rows means a concurrent edit won."""
+    model = type(obj)
+    qs = model.objects.filter(pk=obj.pk)
+    if expected_row_version is not None:
+        qs = qs.filter(row_version=expected_row_version)
+    updated = qs.update(**changes, row_version=F("row_version") + 1)
+    if updated == 0:
+        current = model.objects.filter(pk=obj.pk).first()
+        if current is None:
+            raise EditConflict(f"{label} was deleted by someone else; nothing was saved.")
+        raise EditConflict(
+            f"{label} was changed by someone else after you opened it. Nothing was saved: "
+            "review the current text below, then save again to replace it with yours.",
+            current=current,
+        )
+    obj.refresh_from_db()
+    return obj
+
+
+def _diff_fields(obj: Model, changes: dict[str, Any]) -> dict[str, list[Any]]:
+    return {
+        k: [getattr(obj, k if not k.endswith("_id") else k), v]
+        for k, v in changes.items()
+        if getattr(obj, k) != v
+    }
+
+
+def _next_number(constitution: Constitution) -> int:
+    top = constitution.versions.aggregate(n=Max("number"))["n"]
+    return (top or 0) + 1
+
+
+def _write_content(version: ConstitutionVersion, content: ConstitutionContent) -> None:
+    categories = Category.objects.bulk_create(
+        [
+            Category(
+                version=version,
+                name=c.name,
+                description=c.description,
+                weight=float(c.weight),
+                priority=int(c.priority),
+                order=i,
+            )
+            for i, c in enumerate(content.categories)
+        ]
+    )
+    by_name = {c.name: c for c in categories}
+    Principle.objects.bulk_create(
+        [
+            Principle(
+                version=version,
+                category=by_name[p.category],
+                key=p.key,
+                critique_request=p.critique_request,
+                revision_request=p.revision_request,
+                comparison_question=p.comparison_question,
+                weight=float(p.weight),
+                enabled=p.enabled,
+                order=i,
+            )
+            for i, p in enumerate(content.principles)
+        ]
+    )
+    FewShotExample.objects.bulk_create(
+        [
+            FewShotExample(
+                version=version,
+                prompt=f.prompt,
+                response=f.response,
+                critique_request=f.critique_request,
+                critique=f.critique,
+                revision_request=f.revision_request,
+                revision=f.revision,
+                order=i,
+            )
+            for i, f in enumerate(content.few_shots)
+        ]
+    )
+
+
+def _content_of(version: ConstitutionVersion) -> ConstitutionContent:
+    from .selectors import version_content, version_with_content
+
+    return version_content(version_with_content(version.pk))
+
+
+# --- constitutions and versions -----------------------------------------------------
+
+
+@transaction.atomic
+def constitution_create(
+    *,
+    team: Team,
+    user,
+    name: str,
+    description: str = "",
+    content: ConstitutionContent | None = None,
+    changelog: str = "",
+) -> ConstitutionVersion:
+    """Create a constitution and its first draft (v1), optionally filled with content."""
+    name = (name or "").strip()
+    if not name:
+        raise ConstitutionError("A constitution needs a name.", field="name")
+    if len(name) > 120:
+        raise ConstitutionError("The name is longer than 120 characters.", field="name")
+    if Constitution.objects.filter(team=team, name=name).exists():
+        raise ConstitutionError(f"{team.name} already has a constitution called {name!r}.", field="name")
+    if content is not None:
+        problems = validate_content(content)
+        if problems:
+            raise ContentError(problems)
+    constitution = Constitution.objects.create(
+        team=team, name=name, description=description.strip(), created_by=user if user and user.is_authenticated else None
+    )
+    version = ConstitutionVersion.objects.create(
+        constitution=constitution, number=1, author=user if user and user.is_authenticated else None, changelog=changelog
+    )
+    if content is not None:
+        _write_content(version, content)
+    _record(version, user, "create", f"Created {name} with draft v1")
+    return version
+
+
+@transaction.atomic
+def version_draft_from(*, version: ConstitutionVersion, user) -> tuple[ConstitutionVersion, bool]:
+    """The draft to edit for ``version``: itself if it is a draft, else a new draft copied
+    from it (parent link). Returns (draft, created)."""
+    if version.status == VersionStatus.DRAFT:
+        return version, False
+    constitution = Constitution.objects.select_for_update().get(pk=version.constitution_id)
+    content = _content_of(version)
+    draft = ConstitutionVersion.objects.create(
+        constitution=constitution,
+        number=_next_number(constitution),
+        parent=version,
+        author=user if user and user.is_authenticated else None,
+    )
+    _write_content(draft, content)
+    _record(draft, user, "draft", f"Started draft v{draft.number} from v{version.number}",
+            {"parent": version.number})
+    return draft, True
+
+
+@transaction.atomic
+def version_publish(*, version: ConstitutionVersion, user, changelog: str = "") -> ConstitutionVersion:
+    """Validate a draft and freeze it. Refuses with every problem listed."""
+    _require_draft(version)
+    from .sampler import principle_probabilities
+
+    content = _content_of(version)
+    problems = validate_content(content)
+    if not content.principles:
+        problems.append("A version needs at least one principle before it can be published.")
+    if not problems:
+        try:
+            principle_probabilities(content)
+        except ContentError as exc:
+            problems.extend(exc.problems)
+    for p in content.principles:
+        if p.enabled and not p.comparison_question.strip():
+            problems.append(
+                f"principle {p.key}: the comparison question is empty; the AI labeller needs one."
+            )
+    if problems:
+        raise ContentError(problems)
+    changelog = _check_text(changelog, "changelog", required=False)
+    updated = ConstitutionVersion.objects.filter(pk=version.pk, status=VersionStatus.DRAFT).update(
+        status=VersionStatus.PUBLISHED,
+        content_hash=content.content_hash(),
+        changelog=changelog or version.changelog,
+        published_at=timezone.now(),
+    )
+    if not updated:
+        raise EditConflict("This draft was published or changed by someone else meanwhile.")
+    version.refresh_from_db()
+    _record(version, user, "publish", f"Published v{version.number} ({version.short_hash})",
+            {"content_hash": version.content_hash, "changelog": version.changelog})
+    return version
+
+
+@transaction.atomic
+def version_archive(*, version: ConstitutionVersion, user) -> ConstitutionVersion:
+    if version.status != VersionStatus.PUBLISHED:
+        raise ConstitutionError(f"Only a published version can be archived; v{version.number} is {version.status}.")
+    ConstitutionVersion.objects.filter(pk=version.pk).update(status=VersionStatus.ARCHIVED)
+    version.refresh_from_db()
+    _record(version, user, "archive", f"Archived v{version.number}")
+    return version
+
+
+@transaction.atomic
+def version_discard(*, version: ConstitutionVersion, user) -> None:
+    """Delete a draft. Published versions cannot be deleted (the database refuses too)."""
+    _require_draft(version)
+    if version.children.exists():
+        raise ConstitutionError("Other versions were copied from this draft; it cannot be deleted.")
+    _record(None, user, "discard", f"Discarded draft v{version.number}", constitution=version.constitution)
+    version.delete()
+
+
+@transaction.atomic
+def version_set_changelog(*, version: ConstitutionVersion, user, changelog: str, expected_row_version: int | None) -> ConstitutionVersion:
+    _require_draft(version)
+    changelog = _check_text(changelog, "changelog", required=False)
+    _locked_update(version, expected_row_version, {"changelog": changelog}, f"v{version.number}'s changelog")
+    _record(version, user, "changelog", f"Changed the changelog of v{version.number}")
+    return version
+
+
+# --- categories ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def category_add(
+    *, version: ConstitutionVersion, user, name: str, description: str = "", weight: float = 1.0, priority: int = 100
+) -> Category:
+    _require_draft(version)
+    name = _check_text(name, "name")
+    if len(name) > 120:
+        raise ConstitutionError("The name is longer than 120 characters.", field="name")
+    weight = _check_weight(weight)
+    if version.categories.filter(name=name).exists():
+        raise ConstitutionError(f"v{version.number} already has a category called {name!r}.", field="name")
+    order = (version.categories.aggregate(n=Max("order"))["n"] or 0) + 1
+    category = Category.objects.create(
+        version=version, name=name, description=_check_text(description, "description", required=False),
+        weight=weight, priority=int(priority), order=order,
+    )
+    _record(version, user, "category_add", f"Added category {name!r} (weight {weight:g})")
+    return category
+
+
+@transaction.atomic
+def category_update(*, category: Category, user, expected_row_version: int | None, **fields: Any) -> Category:
+    _require_draft(category.version)
+    changes: dict[str, Any] = {}
+    if "name" in fields:
+        name = _check_text(fields["name"], "name")
+        if Category.objects.filter(version=category.version_id, name=name).exclude(pk=category.pk).exists():
+            raise ConstitutionError(f"Another category is already called {name!r}.", field="name")
+        changes["name"] = name
+    if "description" in fields:
+        changes["description"] = _check_text(fields["description"], "description", required=False)
+    if "weight" in fields:
+        changes["weight"] = _check_weight(fields["weight"])
+    if "priority" in fields:
+        changes["priority"] = int(fields["priority"])
+    diff = _diff_fields(category, changes)
+    label = f"category {category.name!r}"
+    _locked_update(category, expected_row_version, changes, label)
+    if diff:
+        _record(category.version, user, "category_update",
+                f"Changed {label}: " + ", ".join(f"{k} {a!r} → {b!r}" for k, (a, b) in diff.items() if k != "description")
+                or f"Changed {label}", {"changes": diff})
+    return category
+
+
+@transaction.atomic
+def category_delete(*, category: Category, user, expected_row_version: int | None) -> None:
+    _require_draft(category.version)
+    if category.principles.exists():
+        raise ConstitutionError(
+            f"Category {category.name!r} still has {category.principles.count()} principle(s); move or delete them first."
+        )
+    deleted, _ = Category.objects.filter(
+        pk=category.pk, **({"row_version": expected_row_version} if expected_row_version else {})
+    ).delete()
+    if not deleted:
+        raise EditConflict(f"Category {category.name!r} was changed by someone else; nothing was deleted.")
+    _record(category.version, user, "category_delete", f"Deleted category {category.name!r}")
+
+
+# --- principles ---------------------------------------------------------------------
+
+PRINCIPLE_TEXT_FIELDS = ("critique_request", "revision_request", "comparison_question")
+
+
+@transaction.atomic
+def principle_add(
+    *,
+    version: ConstitutionVersion,
+    user,
+    category: Category,
+    key: str,
+    critique_request: str,
+    revision_request: str,
+    comparison_question: str = "",
+    weight: float = 1.0,
+    enabled: bool = True,
+) -> Principle:
+    _require_draft(version)
+    if category.version_id != version.pk:
+        raise ConstitutionError("That category belongs to another version.", field="category")
+    key = _check_key(key)
+    if version.principles.filter(key=key).exists():
+        raise ConstitutionError(f"v{version.number} already has a principle with key {key!r}.", field="key")
+    order = (version.principles.aggregate(n=Max("order"))["n"] or 0) + 1
+    principle = Principle.objects.create(
+        version=version,
+        category=category,
+        key=key,
+        critique_request=_check_text(critique_request, "critique_request"),
+        revision_request=_check_text(revision_request, "revision_request"),
+        comparison_question=_check_text(comparison_question, "comparison_question", required=False),
+        weight=_check_weight(weight),
+        enabled=bool(enabled),
+        order=order,
+    )
+    _record(version, user, "principle_add", f"Added principle {key!r} to {category.name!r}",
+            {"key": key, "category": category.name})
+    return principle
+
+
+@transaction.atomic
+def principle_update(*, principle: Principle, user, expected_row_version: int | None, **fields: Any) -> Principle:
+    version = principle.version
+    _require_draft(version)
+    changes: dict[str, Any] = {}
+    if "key" in fields:
+        key = _check_key(fields["key"])
+        if Principle.objects.filter(version=version, key=key).exclude(pk=principle.pk).exists():
+            raise ConstitutionError(f"Another principle already has key {key!r}.", field="key")
+        changes["key"] = key
+    for name in PRINCIPLE_TEXT_FIELDS:
+        if name in fields:
+            changes[name] = _check_text(fields[name], name, required=name != "comparison_question")
+    if "weight" in fields:
+        changes["weight"] = _check_weight(fields["weight"])
+    if "enabled" in fields:
+        changes["enabled"] = bool(fields["enabled"])
+    if "category" in fields:
+        category = fields["category"]
+        if category.version_id != version.pk:
+            raise ConstitutionError("That category belongs to another version.", field="category")
+        changes["category"] = category
+    before = {k: (getattr(principle, k).name if k == "category" else getattr(principle, k)) for k in changes}
+    label = f"principle {principle.key!r}"
+    _locked_update(principle, expected_row_version, changes, label)
+    after = {k: (getattr(principle, k).name if k == "category" else getattr(principle, k)) for k in changes}
+    diff = {k: [before[k], after[k]] for k in changes if before[k] != after[k]}
+    if diff:
+        short = ", ".join(
+            f"{k} {before[k]!r} → {after[k]!r}" if k in ("weight", "enabled", "key", "category") else f"{k} edited"
+            for k in diff
+        )
+        _record(version, user, "principle_update", f"Changed {label}: {short}", {"key": principle.key, "changes": diff})
+    return principle
+
+
+@transaction.atomic
+def principle_delete(*, principle: Principle, user, expected_row_version: int | None) -> None:
+    _require_draft(principle.version)
+    qs = Principle.objects.filter(pk=principle.pk)
+    if expected_row_version:
+        qs = qs.filter(row_version=expected_row_version)
+    deleted, _ = qs.delete()
+    if not deleted:
+        raise EditConflict(f"Principle {principle.key!r} was changed by someone else; nothing was deleted.")
+    _record(principle.version, user, "principle_delete", f"Deleted principle {principle.key!r}",
+            {"key": principle.key})
+
+
+@transaction.atomic
+def principle_move(*, principle: Principle, user, direction: str) -> Principle:
+    """Swap a principle with its neighbour in the same category (``up`` or ``down``)."""
+    _require_draft(principle.version)
+    if direction not in ("up", "down"):
+        raise ConstitutionError("direction must be 'up' or 'down'.")
+    siblings = Principle.objects.filter(version=principle.version_id, category=principle.category_id)
+    if direction == "up":
+        neighbour = siblings.filter(order__lt=principle.order).order_by("-order", "-pk").first()
+    else:
+        neighbour = siblings.filter(order__gt=principle.order).order_by("order", "pk").first()
+    if neighbour is None:
+        return principle
+    a, b = principle.order, neighbour.order
+    Principle.objects.filter(pk=principle.pk).update(order=b, row_version=F("row_version") + 1)
+    Principle.objects.filter(pk=neighbour.pk).update(order=a, row_version=F("row_version") + 1)
+    principle.refresh_from_db()
+    _record(principle.version, user, "principle_move", f"Moved principle {principle.key!r} {direction}")
+    return principle
+
+
+# --- few-shot examples --------------------------------------------------------------
+
+FEW_SHOT_FIELDS = ("prompt", "response", "critique_request", "critique", "revision_request", "revision")
+
+
+@transaction.atomic
+def few_shot_add(*, version: ConstitutionVersion, user, **fields: str) -> FewShotExample:
+    _require_draft(version)
+    values = {name: _check_text(fields.get(name, ""), name) for name in FEW_SHOT_FIELDS}
+    order = (version.few_shots.aggregate(n=Max("order"))["n"] or 0) + 1
+    example = FewShotExample.objects.create(version=version, order=order, **values)
+    _record(version, user, "few_shot_add", f"Added a few-shot example ({values['prompt'][:40]!r})")
+    return example
+
+
+@transaction.atomic
+def few_shot_update(*, example: FewShotExample, user, expected_row_version: int | None, **fields: str) -> FewShotExample:
+    _require_draft(example.version)
+    changes = {name: _check_text(fields[name], name) for name in FEW_SHOT_FIELDS if name in fields}
+    _locked_update(example, expected_row_version, changes, "this few-shot example")
+    _record(example.version, user, "few_shot_update", f"Edited a few-shot example ({example.prompt[:40]!r})")
+    return example
+
+
+@transaction.atomic
+def few_shot_delete(*, example: FewShotExample, user, expected_row_version: int | None) -> None:
+    _require_draft(example.version)
+    qs = FewShotExample.objects.filter(pk=example.pk)
+    if expected_row_version:
+        qs = qs.filter(row_version=expected_row_version)
+    if not qs.delete()[0]:
+        raise EditConflict("This few-shot example was changed by someone else; nothing was deleted.")
+    _record(example.version, user, "few_shot_delete", f"Deleted a few-shot example ({example.prompt[:40]!r})")
+
+
+# --- import -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def constitution_import(
+    *, team: Team, user, name: str, description: str, content: ConstitutionContent,
+    into: Constitution | None = None, source: str = "file",
+) -> ConstitutionVersion:
+    """Import content as a new constitution (v1 draft) or as a new draft of ``into``."""
+    problems = validate_content(content)
+    if problems:
+        raise ContentError(problems)
+    if into is None:
+        version = constitution_create(team=team, user=user, name=name, description=description,
+                                      content=content, changelog=f"Imported from {source}")
+        _record(version, user, "import", f"Imported {len(content.principles)} principles from {source}")
+        return version
+    constitution = Constitution.objects.select_for_update().get(pk=into.pk)
+    latest = constitution.versions.order_by("-number").first()
+    version = ConstitutionVersion.objects.create(
+        constitution=constitution, number=_next_number(constitution), parent=latest,
+        author=user if user and user.is_authenticated else None, changelog=f"Imported from {source}",
+    )
+    _write_content(version, content)
+    _record(version, user, "import", f"Imported {len(content.principles)} principles from {source} as draft v{version.number}")
+    return version
+
+
+def is_immutability_error(exc: Exception) -> bool:
+    return isinstance(exc, IntegrityError) and "immutable" in str(exc)
