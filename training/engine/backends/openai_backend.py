@@ -1,0 +1,259 @@
+"""A client for OpenAI-compatible servers: ``vllm serve``, llama.cpp's server, TGI.
+
+Requests run concurrently on a thread pool over one ``httpx.Client`` (which is
+thread-safe and keeps connections alive). Transient failures (connection errors,
+timeouts, 429 and 5xx) are retried with exponential backoff; any other 4xx is a
+mistake in the request and fails at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import httpx
+
+from training.engine.backends.base import (
+    check_choices,
+    check_requests,
+    probabilities_from_top_logprobs,
+)
+from training.engine.types import (
+    BackendError,
+    ChatRequest,
+    Completion,
+    ModelSpec,
+    SamplingParams,
+)
+
+T = TypeVar("T")
+
+_RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+# Servers spell "hit a stop condition" several ways; everything that is not a length
+# cut-off ended on purpose.
+_LENGTH_REASONS = frozenset({"length", "max_tokens", "model_length"})
+# Tokenize endpoints, tried in order: vLLM and llama.cpp's own server use /tokenize
+# (with different field names, so the body carries both); llama-cpp-python uses
+# /extras/tokenize.
+_TOKENIZE_PATHS = ("/tokenize", "/extras/tokenize")
+
+
+def _split_base_url(base_url: str) -> tuple[str, str]:
+    """(server root, OpenAI API root): accepts ``http://host:port`` or ``.../v1``."""
+    url = base_url.rstrip("/")
+    if url.endswith("/v1"):
+        return url[: -len("/v1")], url
+    return url, url + "/v1"
+
+
+class OpenAIBackend:
+    """Talks to an OpenAI-compatible HTTP server; loads no model in this process.
+
+    Options: ``model`` (the served model id; defaults to ``spec.name``), ``concurrency``
+    (parallel requests, default 8), ``timeout`` (seconds per request, default 120),
+    ``max_retries`` (default 3), ``backoff`` (first retry delay in seconds, default 0.5),
+    ``top_logprobs`` (default 20), ``check_server`` (GET /v1/models at start, default True).
+    """
+
+    name = "openai"
+
+    def __init__(self, spec: ModelSpec) -> None:
+        if spec.backend != "openai":
+            raise BackendError(f"spec {spec.name!r} is for backend {spec.backend!r}")
+        self.spec = spec
+        options = spec.options
+        self.model = str(options.get("model", spec.name))
+        self.concurrency = int(options.get("concurrency", 8))
+        self.timeout = float(options.get("timeout", 120.0))
+        self.max_retries = int(options.get("max_retries", 3))
+        self.backoff = float(options.get("backoff", 0.5))
+        self.top_logprobs = int(options.get("top_logprobs", 20))
+        if self.concurrency < 1 or self.max_retries < 0 or self.timeout <= 0:
+            raise BackendError(f"bad options for {spec.name!r}: {options!r}")
+        self.root_url, self.api_url = _split_base_url(spec.base_url)
+        headers = {"Authorization": f"Bearer {spec.api_key}"} if spec.api_key else {}
+        self._client = httpx.Client(
+            timeout=self.timeout,
+            headers=headers,
+            limits=httpx.Limits(max_connections=self.concurrency),
+        )
+        self._pool = ThreadPoolExecutor(
+            max_workers=self.concurrency, thread_name_prefix=f"openai-{spec.name}"
+        )
+        self._tokenize_path: str | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+        if options.get("check_server", True):
+            self.models()
+
+    # -- HTTP ----------------------------------------------------------------
+
+    def _request(self, method: str, url: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        """Send one request, retrying transient failures with exponential backoff."""
+        attempt = 0
+        while True:
+            response: httpx.Response | None = None
+            try:
+                response = self._client.request(method, url, json=body)
+            except httpx.TransportError as error:
+                if attempt >= self.max_retries:
+                    raise BackendError(
+                        f"{method} {url} failed after {attempt + 1} tries: {error!r}"
+                    ) from error
+            else:
+                if response.status_code < 400:
+                    return response
+                if response.status_code not in _RETRY_STATUS or attempt >= self.max_retries:
+                    raise BackendError(
+                        f"{method} {url} answered {response.status_code} "
+                        f"after {attempt + 1} tries: {response.text[:500]}"
+                    )
+            time.sleep(self._delay(attempt, response))
+            attempt += 1
+
+    def _delay(self, attempt: int, response: httpx.Response | None) -> float:
+        delay = self.backoff * (2**attempt)
+        if response is not None:
+            # Honour a server that says when to come back, within reason.
+            retry_after = response.headers.get("retry-after", "")
+            if retry_after.replace(".", "", 1).isdigit():
+                delay = max(delay, min(float(retry_after), 30.0))
+        return delay
+
+    def _post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = self._request("POST", self.api_url + path, body)
+        try:
+            return response.json()
+        except ValueError as error:
+            raise BackendError(f"POST {path} returned no JSON: {response.text[:200]}") from error
+
+    def _map(self, function: Callable[[ChatRequest], T], requests: list[ChatRequest]) -> list[T]:
+        self._check_open()
+        # Executor.map keeps the input order whatever order the answers arrive in.
+        return list(self._pool.map(function, requests))
+
+    def models(self) -> list[str]:
+        """The model ids the server serves (GET /v1/models)."""
+        response = self._request("GET", self.api_url + "/models")
+        try:
+            return [str(item["id"]) for item in response.json()["data"]]
+        except (ValueError, KeyError, TypeError) as error:
+            raise BackendError(f"unexpected /v1/models answer: {response.text[:200]}") from error
+
+    # -- the protocol --------------------------------------------------------
+
+    def generate(self, requests: Sequence[ChatRequest], params: SamplingParams) -> list[Completion]:
+        """One /v1/chat/completions call per request, ``concurrency`` at a time."""
+        requests = check_requests(requests)
+        if not requests:
+            return []
+        return self._map(lambda request: self._generate_one(request, params), requests)
+
+    def _generate_one(self, request: ChatRequest, params: SamplingParams) -> Completion:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": list(request.messages),
+            "max_tokens": params.max_new_tokens,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "n": 1,
+            "stream": False,
+        }
+        if params.seed is not None:
+            body["seed"] = params.seed
+        data = self._post_json("/chat/completions", body)
+        try:
+            choice = data["choices"][0]
+            text = choice["message"].get("content") or ""
+            reason = choice.get("finish_reason") or "stop"
+            usage = data["usage"]
+            prompt_tokens = int(usage["prompt_tokens"])
+            completion_tokens = int(usage["completion_tokens"])
+        except (KeyError, IndexError, TypeError) as error:
+            raise BackendError(f"unexpected chat completion from server: {data!r:.500}") from error
+        return Completion(
+            text=text,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            finish_reason="length" if reason in _LENGTH_REASONS else "stop",
+        )
+
+    def score_choices(
+        self, requests: Sequence[ChatRequest], choices: Sequence[str]
+    ) -> list[list[float]]:
+        """One-token completions with ``top_logprobs``; see ``probabilities_from_top_logprobs``."""
+        choices = check_choices(choices)
+        requests = check_requests(requests)
+        if not requests:
+            return []
+        return self._map(lambda request: self._score_one(request, choices), requests)
+
+    def _score_one(self, request: ChatRequest, choices: list[str]) -> list[float]:
+        body = {
+            "model": self.model,
+            "messages": list(request.messages),
+            "max_tokens": 1,
+            "temperature": 0.0,
+            "logprobs": True,
+            "top_logprobs": self.top_logprobs,
+            "n": 1,
+            "stream": False,
+        }
+        data = self._post_json("/chat/completions", body)
+        try:
+            first = data["choices"][0]["logprobs"]["content"][0]
+            pairs = [(item["token"], item["logprob"]) for item in first["top_logprobs"]]
+        except (KeyError, IndexError, TypeError) as error:
+            raise BackendError(
+                f"server gave no top_logprobs for {self.model!r} (does it support logprobs on "
+                f"chat completions?): {data!r:.500}"
+            ) from error
+        return probabilities_from_top_logprobs(pairs, choices)
+
+    def count_tokens(self, text: str) -> int:
+        """Ask the server's tokenize endpoint (vLLM, llama.cpp, llama-cpp-python)."""
+        self._check_open()
+        body = {
+            "model": self.model,
+            "prompt": text,  # vLLM
+            "content": text,  # llama.cpp server
+            "input": text,  # llama-cpp-python
+            "add_special_tokens": False,
+            "add_special": False,
+        }
+        paths = [self._tokenize_path] if self._tokenize_path else list(_TOKENIZE_PATHS)
+        for path in paths:
+            try:
+                response = self._client.post(self.root_url + path, json=body)
+            except httpx.TransportError as error:
+                raise BackendError(f"POST {path} failed: {error!r}") from error
+            if response.status_code in (404, 405):
+                continue
+            if response.status_code >= 400:
+                raise BackendError(
+                    f"POST {path} answered {response.status_code}: {response.text[:300]}"
+                )
+            data = response.json()
+            with self._lock:
+                self._tokenize_path = path
+            if "count" in data:
+                return int(data["count"])
+            return len(data["tokens"])
+        raise BackendError(
+            f"server at {self.root_url} has no tokenize endpoint (tried {', '.join(paths)})"
+        )
+
+    def close(self) -> None:
+        """Stop the thread pool and close the connections."""
+        if self._closed:
+            return
+        self._closed = True
+        self._pool.shutdown(wait=True)
+        self._client.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise BackendError(f"backend for {self.spec.name!r} is closed")
