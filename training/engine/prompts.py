@@ -25,8 +25,7 @@ Messages = tuple[Message, ...]
 # The wording wraps the principle's own text; the principle says *what* to look for,
 # these lines say *how* to answer (a critique only, then a rewrite only).
 CRITIQUE_TEMPLATE = (
-    "Look back at your last reply. {request}\n"
-    "Write a short critique of that reply. Do not rewrite it yet."
+    "{request}\nAnswer with a short critique of that reply only; do not rewrite it yet."
 )
 REVISION_TEMPLATE = (
     "{request}\n"
@@ -38,7 +37,7 @@ REVISION_TEMPLATE = (
 # that the stored revision is the reply itself.
 _LEADING_LABEL = re.compile(
     r"^\s*(?:\*\*)?(?:revision|revised (?:reply|response|answer)|rewritten (?:reply|response|answer)"
-    r"|new (?:reply|response|answer)|critique)(?:\*\*)?\s*:\s*",
+    r"|new (?:reply|response|answer)|critique)(?:\*\*)?\s*:(?:\*\*)?\s*",
     re.IGNORECASE,
 )
 
