@@ -381,6 +381,17 @@ def _get_list(d: Mapping[str, Any], key: str, bad: list[str]) -> list[Any]:
     return list(value)
 
 
+_ITEM_RE = re.compile(r"^(categories|principles)\[\d+\]")
+
+
+def _label_problem(problem: str, labels: dict[str, str]) -> str:
+    path = problem_path(problem)
+    item = _ITEM_RE.match(path)
+    if item and item.group(0) in labels and problem[len(path) : len(path) + 1] == ":":
+        return f"{path} ({labels[item.group(0)]}){problem[len(path) :]}"
+    return problem
+
+
 def _from_dict(d: Any) -> tuple[ConstitutionContent | None, list[str]]:
     if not isinstance(d, Mapping):
         return None, [f"(top level): must be an object, got {_type_name(d)}"]
@@ -449,6 +460,14 @@ def _from_dict(d: Any) -> tuple[ConstitutionContent | None, list[str]]:
             continue
         bad += _check_keys(path, item, _FEW_SHOT_FIELDS, _FEW_SHOT_FIELDS)
         few_shots.append(FewShotSpec(**{f: _get_str(item, f, path, bad) for f in _FEW_SHOT_FIELDS}))
+
+    # Name the category or principle in shape problems too, as validate_content does.
+    labels = {}
+    for section, field in (("categories", "name"), ("principles", "key")):
+        for i, item in enumerate(_get_list(d, section, [])):
+            if isinstance(item, Mapping) and isinstance(item.get(field), str) and item[field]:
+                labels[f"{section}[{i}]"] = item[field]
+    bad = [_label_problem(p, labels) for p in bad]
 
     content = ConstitutionContent(tuple(categories), tuple(principles), tuple(few_shots))
     # A field already reported for its shape or type would only be reported again
