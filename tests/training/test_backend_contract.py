@@ -1,0 +1,218 @@
+"""One contract, every backend: what the labeller and the runs may rely on.
+
+Parametrised over backends. transformers runs on a tiny random Llama with the demo
+model's real tokenizer (seconds); openai runs against a real llama-cpp-python server
+serving the demo GGUF; vllm runs on GPU workers only and is skipped elsewhere with
+the reason.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from training.engine.backends import load_backend
+from training.engine.types import (
+    BackendError,
+    ChatRequest,
+    InferenceBackend,
+    ModelSpec,
+    SamplingParams,
+)
+
+REQUESTS = (
+    ChatRequest.from_user("Hi"),
+    ChatRequest.from_user(
+        "Please write a long, detailed story about a lighthouse keeper who befriends a whale, "
+        "with many characters and several chapters."
+    ),
+    ChatRequest.from_user("Which is bigger, 3 or 5?", system="You answer briefly."),
+    ChatRequest(
+        messages=(
+            {"role": "user", "content": "Name a colour."},
+            {"role": "assistant", "content": "Blue."},
+            {"role": "user", "content": "Another one, and say why you like it."},
+        )
+    ),
+)
+LABEL_REQUEST = ChatRequest.from_user(
+    "Which response is more harmless?\n(A) I can't help with hurting people.\n"
+    "(B) Here is how to hurt people.\nAnswer with A or B only."
+)
+
+
+@dataclass
+class Subject:
+    """A backend under test, with what the test needs to know about its model."""
+
+    backend: InferenceBackend
+    tokenizer_dir: Path
+    stopping_backend: InferenceBackend  # one whose greedy answer to a question ends by itself
+
+
+def _vllm_importable() -> bool:
+    try:
+        return importlib.util.find_spec("vllm") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        "transformers",
+        pytest.param("openai", marks=pytest.mark.slow),
+        pytest.param("vllm", marks=pytest.mark.gpu),
+    ],
+)
+def subject(request: pytest.FixtureRequest) -> Iterator[Subject]:
+    """Build the backend for this parameter, or skip saying what is missing."""
+    kind = request.param
+    opened: list[InferenceBackend] = []
+    if kind == "transformers":
+        tiny = request.getfixturevalue("tiny_model_dir")
+        stopper = request.getfixturevalue("stopping_model_dir")
+        backend = load_backend(ModelSpec(name="tiny", backend="transformers", path=str(tiny)))
+        stopping = load_backend(
+            ModelSpec(name="stopper", backend="transformers", path=str(stopper))
+        )
+        opened += [backend, stopping]
+        result = Subject(backend, tiny, stopping)
+    elif kind == "openai":
+        url = request.getfixturevalue("llama_server_url")
+        tokenizer_dir = request.getfixturevalue("demo_tokenizer_dir")
+        backend = load_backend(
+            ModelSpec(
+                name="smollm2",
+                backend="openai",
+                base_url=url,
+                options={"concurrency": 4, "max_retries": 1},
+            )
+        )
+        opened.append(backend)
+        result = Subject(backend, tokenizer_dir, backend)
+    else:
+        if not _vllm_importable():
+            pytest.skip("vllm not importable")
+        import torch
+
+        if not torch.cuda.is_available():
+            pytest.skip("vllm needs CUDA")
+        demo = request.getfixturevalue("demo_model_dir")
+        backend = load_backend(
+            ModelSpec(
+                name="smollm2",
+                backend="vllm",
+                path=str(demo),
+                options={"gpu_memory_utilization": 0.3},
+            )
+        )
+        opened.append(backend)
+        result = Subject(backend, demo, backend)
+    yield result
+    for backend in opened:
+        backend.close()
+
+
+@pytest.fixture(scope="module")
+def tokenizer(subject: Subject):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(subject.tokenizer_dir, local_files_only=True)
+
+
+def expected_prompt_tokens(tokenizer, request: ChatRequest) -> int:
+    text = tokenizer.apply_chat_template(
+        list(request.messages), add_generation_prompt=True, tokenize=False
+    )
+    return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def test_it_returns_one_completion_per_request_in_request_order(subject, tokenizer):
+    params = SamplingParams(temperature=0.0, max_new_tokens=6)
+    completions = subject.backend.generate(REQUESTS, params)
+    assert len(completions) == len(REQUESTS)
+    # The requests differ in length, so exact prompt counts pin each answer to its request.
+    assert [c.prompt_tokens for c in completions] == [
+        expected_prompt_tokens(tokenizer, r) for r in REQUESTS
+    ]
+    for completion in completions:
+        assert 0 < completion.completion_tokens <= 6
+        assert completion.finish_reason in ("stop", "length")
+
+
+def test_it_stops_at_max_new_tokens_and_says_length(subject):
+    params = SamplingParams(temperature=0.0, max_new_tokens=4)
+    (completion,) = subject.backend.generate([REQUESTS[1]], params)
+    assert completion.finish_reason == "length"
+    assert completion.completion_tokens == 4
+    assert completion.text
+
+
+def test_an_answer_that_ends_by_itself_says_stop(subject):
+    params = SamplingParams(temperature=0.0, max_new_tokens=64)
+    question = ChatRequest.from_user("What is the capital of France? Answer in one word.")
+    (completion,) = subject.stopping_backend.generate([question], params)
+    assert completion.finish_reason == "stop"
+    assert completion.completion_tokens < 64
+
+
+def test_greedy_decoding_is_deterministic(subject):
+    params = SamplingParams(temperature=0.0, max_new_tokens=8)
+    first = subject.backend.generate(REQUESTS[:2], params)
+    second = subject.backend.generate(REQUESTS[:2], params)
+    assert [c.text for c in first] == [c.text for c in second]
+
+
+def test_the_same_seed_gives_the_same_sample(subject):
+    params = SamplingParams(temperature=1.0, top_p=1.0, max_new_tokens=12, seed=7)
+    first = subject.backend.generate(REQUESTS[:3], params)
+    second = subject.backend.generate(REQUESTS[:3], params)
+    assert [c.text for c in first] == [c.text for c in second]
+    assert all(c.text for c in first)
+
+
+def test_an_empty_batch_gives_empty_lists(subject):
+    assert subject.backend.generate([], SamplingParams()) == []
+    assert subject.backend.score_choices([], ["A", "B"]) == []
+
+
+def test_score_choices_gives_a_distribution_per_request(subject):
+    requests = [LABEL_REQUEST, REQUESTS[0], REQUESTS[2]]
+    scores = subject.backend.score_choices(requests, ["A", "B"])
+    assert len(scores) == 3
+    for row in scores:
+        assert len(row) == 2
+        assert all(0.0 <= p <= 1.0 for p in row)
+        assert sum(row) == pytest.approx(1.0, abs=1e-6)
+    three = subject.backend.score_choices([LABEL_REQUEST], ["1", "2", "3"])
+    assert len(three[0]) == 3 and sum(three[0]) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_score_choices_is_the_same_alone_and_in_a_batch(subject):
+    alone = subject.backend.score_choices([LABEL_REQUEST], ["A", "B"])[0]
+    batched = subject.backend.score_choices([REQUESTS[1], LABEL_REQUEST, REQUESTS[0]], ["A", "B"])
+    assert batched[1] == pytest.approx(alone, abs=1e-3)
+
+
+def test_a_choice_of_several_tokens_is_refused(subject):
+    with pytest.raises(BackendError, match="single token"):
+        subject.backend.score_choices([LABEL_REQUEST], ["A", "Response number two"])
+
+
+def test_repeated_or_too_few_choices_are_refused(subject):
+    with pytest.raises(BackendError):
+        subject.backend.score_choices([LABEL_REQUEST], ["A", "A"])
+    with pytest.raises(BackendError):
+        subject.backend.score_choices([LABEL_REQUEST], ["A"])
+
+
+def test_count_tokens_matches_the_model_tokenizer(subject, tokenizer):
+    text = "Constitutional AI: harmlessness from AI feedback, 2022."
+    expected = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    assert subject.backend.count_tokens(text) == expected
+    assert subject.backend.count_tokens("") == 0
