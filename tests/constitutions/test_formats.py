@@ -544,3 +544,11 @@ def test_format_error_lists_every_problem_in_its_message() -> None:
     assert str(error) == "cannot import constitution (2 problems):\n- first\n- second"
     assert str(FormatError("only")) == "cannot import constitution: only"
     assert isinstance(error, ValueError)
+
+
+def test_the_example_in_the_format_document_imports() -> None:
+    text = (REPO / "docs" / "constitution-format.md").read_text(encoding="utf-8")
+    example = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    imported = import_constitution([("example.yaml", example.encode())])
+    assert imported.name == "Tiny example"
+    assert [p.key for p in imported.content.principles] == ["no-weapons-help", "answer-directly"]

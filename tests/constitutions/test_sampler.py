@@ -196,3 +196,35 @@ def test_bad_seeds_are_refused(seed: object) -> None:
 def test_bad_counts_are_refused(n: object) -> None:
     with pytest.raises(ValueError, match="n must be a non-negative integer"):
         sample_principles(UNEVEN, n, seed=1)  # type: ignore[arg-type]
+
+
+def test_the_worked_example_in_the_sampling_document() -> None:
+    content = ConstitutionContent(
+        categories=(
+            CategorySpec("Broadly safe", weight=3),
+            CategorySpec("Broadly ethical", weight=1),
+            CategorySpec("Guidelines", weight=0),
+            CategorySpec("Genuinely helpful", weight=4),
+        ),
+        principles=(
+            p("no-weapons", "Broadly safe", 2),
+            p("people-at-risk", "Broadly safe", 1),
+            p("old-rule", "Broadly safe", 5, enabled=False),
+            p("honesty", "Broadly ethical", 1),
+            p("unused", "Broadly ethical", 0),
+            p("house-style", "Guidelines", 1),
+            p("clarity", "Genuinely helpful", 1, enabled=False),
+        ),
+    )
+    probs = principle_probabilities(content)
+    assert probs == pytest.approx(
+        {
+            "no-weapons": 0.5,
+            "people-at-risk": 0.25,
+            "old-rule": 0,
+            "honesty": 0.25,
+            "unused": 0,
+            "house-style": 0,
+            "clarity": 0,
+        }
+    )
