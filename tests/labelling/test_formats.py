@@ -195,7 +195,9 @@ def test_files_over_the_size_limit_are_refused_before_parsing(monkeypatch):
     monkeypatch.setattr(formats, "MAX_LABEL_FILE_BYTES", 100)
     with pytest.raises(LabelFormatError, match="limit is 100 bytes"):
         parse_label_jsonl(b"x" * 101)
-    assert formats.MAX_LABEL_FILE_BYTES == 100  # and the real default:
+    # exactly at the limit is parsed (and here fails as JSON, not on size)
+    with pytest.raises(LabelFormatError, match="malformed JSON"):
+        parse_label_jsonl(b"x" * 100)
 
 
 def test_default_size_limit_is_50_mb():
