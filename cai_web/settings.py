@@ -53,6 +53,7 @@ if not SECRET_KEY:
         key_file.write_text(secrets.token_urlsafe(50))
     SECRET_KEY = key_file.read_text().strip()
 
+SECURE = env_bool("SECURE", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
@@ -141,14 +142,17 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request otherwise
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
+        # Hashed, compressed files need `collectstatic` (the Docker image runs it);
+        # the embedded mode and the tests serve the source files through whitenoise.
         "BACKEND": env_str(
             "STATICFILES_BACKEND",
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            if not DEBUG
+            if SECURE
             else "django.contrib.staticfiles.storage.StaticFilesStorage",
         )
     },
@@ -161,7 +165,6 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 60 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 60 * 1024 * 1024
 
 # Security: strict by default behind TLS, relaxed for the local embedded mode.
-SECURE = env_bool("SECURE", not DEBUG and "DATABASE_URL" in os.environ)
 SESSION_COOKIE_SECURE = SECURE
 CSRF_COOKIE_SECURE = SECURE
 SECURE_SSL_REDIRECT = SECURE and env_bool("SECURE_SSL_REDIRECT", True)
