@@ -1,0 +1,331 @@
+"""Prompt sets, the model registry, runs, their shards and the examples they produce.
+
+``Run`` is general on purpose: critique-revision is the first kind; SFT, labelling,
+DPO, reward and evaluation runs reuse the same status, progress, heartbeat and shard
+machinery and keep their own results in their own tables.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+
+from cai_web.models import Team
+
+
+class Backend(models.TextChoices):
+    TRANSFORMERS = "transformers", "transformers (in process)"
+    VLLM = "vllm", "vLLM (offline engine)"
+    OPENAI = "openai", "OpenAI-compatible server"
+
+
+class ModelEntry(models.Model):
+    """A model the team may run: a local folder, a GGUF file, or a server URL."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="models")
+    name = models.CharField(max_length=120)
+    backend = models.CharField(max_length=20, choices=Backend.choices, default=Backend.TRANSFORMERS)
+    path = models.CharField(max_length=500, blank=True, help_text="Local folder or .gguf file.")
+    gguf_file = models.CharField(max_length=200, blank=True)
+    dtype = models.CharField(max_length=20, default="auto")
+    context_length = models.PositiveIntegerField(default=2048)
+    base_url = models.CharField(max_length=500, blank=True)
+    options = models.JSONField(default=dict, blank=True)
+    # Trained models register themselves here (a later issue); null for imported ones.
+    source_run = models.ForeignKey(
+        "Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="produced_models"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "name"], name="unique_model_name_per_team"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def to_spec(self):
+        """The engine's ModelSpec (a plain dataclass; importing it loads no model)."""
+        from training.engine.types import ModelSpec
+
+        return ModelSpec(
+            name=self.name,
+            backend=self.backend,
+            path=self.path,
+            gguf_file=self.gguf_file,
+            dtype=self.dtype,
+            context_length=self.context_length,
+            base_url=self.base_url,
+            options=dict(self.options or {}),
+        )
+
+    @property
+    def location(self) -> str:
+        if self.backend == Backend.OPENAI:
+            return self.base_url
+        return f"{self.path}/{self.gguf_file}" if self.gguf_file else self.path
+
+
+class Split(models.TextChoices):
+    TRAIN = "train", "Train"
+    HELD_OUT = "held_out", "Held out"
+
+
+class PromptSet(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="prompt_sets")
+    name = models.CharField(max_length=120)
+    source = models.CharField(max_length=300, blank=True, help_text="File name or origin.")
+    format = models.CharField(max_length=20, blank=True)
+    count = models.PositiveIntegerField(default=0)
+    held_out_count = models.PositiveIntegerField(default=0)
+    held_out_fraction = models.FloatField(default=0.0)
+    split_seed = models.PositiveIntegerField(default=0)
+    duplicates_removed = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "name"], name="unique_prompt_set_name_per_team"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def train_count(self) -> int:
+        return self.count - self.held_out_count
+
+
+class Prompt(models.Model):
+    prompt_set = models.ForeignKey(PromptSet, on_delete=models.CASCADE, related_name="prompts")
+    index = models.PositiveIntegerField()
+    text = models.TextField()
+    split = models.CharField(max_length=10, choices=Split.choices, default=Split.TRAIN)
+
+    class Meta:
+        ordering = ["prompt_set", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["prompt_set", "index"], name="unique_prompt_index"),
+        ]
+        indexes = [models.Index(fields=["prompt_set", "split", "index"])]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+
+class RunKind(models.TextChoices):
+    CRITIQUE_REVISION = "critique_revision", "Critique–revision (SL-CAI)"
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+FINISHED_STATUSES = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
+
+
+class PromptSelection(models.TextChoices):
+    TRAIN = "train", "Train split"
+    HELD_OUT = "held_out", "Held-out split"
+    ALL = "all", "All prompts"
+
+
+class Run(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="runs")
+    kind = models.CharField(max_length=30, choices=RunKind.choices)
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    name = models.CharField(max_length=200, blank=True)
+    # The resolved, validated config dataclass of the run's kind, as JSON.
+    config = models.JSONField(default=dict)
+    constitution_version = models.ForeignKey(
+        "constitutions.ConstitutionVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="runs",
+    )
+    prompt_set = models.ForeignKey(
+        PromptSet, null=True, blank=True, on_delete=models.PROTECT, related_name="runs"
+    )
+    prompt_selection = models.CharField(
+        max_length=10, choices=PromptSelection.choices, default=PromptSelection.TRAIN
+    )
+    model = models.ForeignKey(
+        ModelEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="runs"
+    )
+    shard_size = models.PositiveIntegerField(default=256)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    # Progress, summed over the shards after every batch.
+    done_units = models.PositiveBigIntegerField(default=0)
+    total_units = models.PositiveBigIntegerField(default=0)
+    examples_done = models.PositiveIntegerField(default=0)
+    examples_total = models.PositiveIntegerField(default=0)
+    stage = models.CharField(max_length=20, blank=True)
+    round = models.PositiveSmallIntegerField(default=0)
+    tokens_per_s = models.FloatField(default=0.0)
+    eta_seconds = models.FloatField(null=True, blank=True)
+    prompt_tokens = models.PositiveBigIntegerField(default=0)
+    completion_tokens = models.PositiveBigIntegerField(default=0)
+    gpu_seconds = models.FloatField(default=0.0)
+    error = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["team", "-created_at"]),
+            models.Index(fields=["status", "heartbeat_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"Run #{self.pk}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+    @property
+    def can_resume(self) -> bool:
+        return self.status in (RunStatus.FAILED, RunStatus.CANCELLED)
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.done_units / self.total_units if self.total_units else 0.0
+
+    def config_object(self) -> Any:
+        """The run's config as its kind's dataclass."""
+        if self.kind == RunKind.CRITIQUE_REVISION:
+            from training.engine.critique_revision import CritiqueRevisionConfig
+
+            return CritiqueRevisionConfig.from_dict(self.config)
+        raise ValueError(f"unknown run kind {self.kind!r}")
+
+
+class RunShard(models.Model):
+    """An independent slice of a run's examples, one Celery task on the gpu queue.
+
+    ``attempts`` doubles as a fencing token: a worker owns the shard only while the
+    row still carries the attempt number it claimed, so a shard the reaper handed to
+    another worker is never written by two owners at once.
+    """
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="shards")
+    index = models.PositiveIntegerField()
+    start = models.PositiveIntegerField(help_text="First example index (inclusive).")
+    end = models.PositiveIntegerField(help_text="Last example index (exclusive).")
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    done_units = models.PositiveBigIntegerField(default=0)
+    total_units = models.PositiveBigIntegerField(default=0)
+    examples_done = models.PositiveIntegerField(default=0)
+    stage = models.CharField(max_length=20, blank=True)
+    round = models.PositiveSmallIntegerField(default=0)
+    tokens_per_s = models.FloatField(default=0.0)
+    units_per_s = models.FloatField(default=0.0)
+    prompt_tokens = models.PositiveBigIntegerField(default=0)
+    completion_tokens = models.PositiveBigIntegerField(default=0)
+    gpu_seconds = models.FloatField(default=0.0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["run", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "index"], name="unique_shard_index"),
+        ]
+        indexes = [models.Index(fields=["status", "heartbeat_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.run} shard {self.index}"
+
+    @property
+    def indices(self) -> list[int]:
+        return list(range(self.start, self.end))
+
+
+class Finish(models.TextChoices):
+    STOP = "stop", "stop"
+    LENGTH = "length", "length (truncated)"
+
+
+class Example(models.Model):
+    """One prompt of a critique-revision run: the initial answer and, below, its rounds."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="examples")
+    index = models.PositiveIntegerField()
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="+")
+    initial_answer = models.TextField()
+    initial_tokens = models.PositiveIntegerField(default=0)
+    initial_finish = models.CharField(max_length=10, choices=Finish.choices, default=Finish.STOP)
+
+    class Meta:
+        ordering = ["run", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "index"], name="unique_example_index"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run} example {self.index}"
+
+
+class ExampleRound(models.Model):
+    """One critique and revision of an example, against the exact published principle."""
+
+    example = models.ForeignKey(Example, on_delete=models.CASCADE, related_name="rounds")
+    round = models.PositiveSmallIntegerField()
+    principle = models.ForeignKey(
+        "constitutions.Principle", on_delete=models.PROTECT, related_name="+"
+    )
+    principle_key = models.CharField(max_length=64)
+    critique = models.TextField()
+    critique_tokens = models.PositiveIntegerField(default=0)
+    critique_finish = models.CharField(max_length=10, choices=Finish.choices, default=Finish.STOP)
+    revision = models.TextField(null=True, blank=True)
+    revision_tokens = models.PositiveIntegerField(null=True, blank=True)
+    revision_finish = models.CharField(
+        max_length=10, choices=Finish.choices, null=True, blank=True
+    )
+
+    class Meta:
+        ordering = ["example", "round"]
+        constraints = [
+            models.UniqueConstraint(fields=["example", "round"], name="unique_example_round"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.example} round {self.round}"
+
+    @property
+    def truncated(self) -> bool:
+        return Finish.LENGTH in (self.critique_finish, self.revision_finish)
