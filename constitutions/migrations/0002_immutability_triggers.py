@@ -127,7 +127,8 @@ def install(apps, schema_editor) -> None:
     else:
         raise RuntimeError(f"cai_web supports PostgreSQL and SQLite, not {vendor}")
     for sql in statements:
-        schema_editor.execute(sql)
+        # params=None: the PL/pgSQL bodies use '%' placeholders of their own.
+        schema_editor.execute(sql, params=None)
 
 
 def uninstall(apps, schema_editor) -> None:
