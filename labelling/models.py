@@ -1,0 +1,269 @@
+"""AI preference labels, the sets they come in, and the humans who audit them.
+
+Derived fields of an AI label (consistency, preferred slot, debiased probability,
+final label) are computed once by ``labelling.stats.derive_label`` in the services
+and stored, so the statistics screens can ``GROUP BY`` them in SQL.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from cai_web.models import Team
+
+
+class Verdict(models.TextChoices):
+    A = "a", "a"
+    B = "b", "b"
+    TIE = "tie", "tie"
+
+
+class HumanVerdict(models.TextChoices):
+    A = "a", "a"
+    B = "b", "b"
+    TIE = "tie", "tie"
+    BOTH_BAD = "both_bad", "both unacceptable"
+
+
+class LabelSet(models.Model):
+    class SourceKind(models.TextChoices):
+        IMPORT = "import", "Import"
+        RUN = "run", "Labelling run"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="label_sets")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    # No FK to training: the RL-CAI run writes its id into source_detail.
+    source_kind = models.CharField(max_length=10, choices=SourceKind.choices)
+    source_detail = models.JSONField(default=dict, blank=True)
+    # How AILabel.final was derived for this set (labelling.stats.derive_label).
+    rule = models.CharField(max_length=10, default="agree")
+    threshold = models.FloatField(default=0.5)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+    comparison_count = models.PositiveIntegerField(default=0)
+    ai_label_count = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "name"], name="unique_labelset_name_per_team"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_approved(self) -> bool:
+        return self.status == self.Status.APPROVED
+
+
+class LabelSetOverride(models.Model):
+    """Someone used an unapproved label set anyway, and said why."""
+
+    label_set = models.ForeignKey(LabelSet, on_delete=models.CASCADE, related_name="overrides")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.TextField()
+    status_at_override = models.CharField(max_length=10)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class Comparison(models.Model):
+    """A prompt and two responses in canonical order (a, b)."""
+
+    label_set = models.ForeignKey(LabelSet, on_delete=models.CASCADE, related_name="comparisons")
+    external_id = models.CharField(max_length=200)
+    prompt = models.TextField()
+    response_a = models.TextField()
+    response_b = models.TextField()
+    # The exact published principle when known; the key and category are kept as
+    # text too, so imported sets without a constitution can still be sliced.
+    principle = models.ForeignKey(
+        "constitutions.Principle", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    principle_key = models.CharField(max_length=64, blank=True)
+    category = models.CharField(max_length=120, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    flagged_harmful = models.BooleanField(default=False)
+    # The human consensus (strict majority of all human reviews), kept up to date by
+    # review_submit so AI-human agreement is one GROUP BY.
+    human_verdict = models.CharField(max_length=8, choices=HumanVerdict.choices, null=True, blank=True)
+    review_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["label_set", "external_id"], name="unique_comparison_id_per_set"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["label_set"],
+                name="comparison_reviewed_idx",
+                condition=models.Q(review_count__gt=0),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class AILabel(models.Model):
+    """One judge's verdicts on a comparison in both presentation orders, plus the derived label."""
+
+    label_set = models.ForeignKey(LabelSet, on_delete=models.CASCADE, related_name="ai_labels")
+    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="ai_labels")
+    judge = models.CharField(max_length=120)
+    principle_key = models.CharField(max_length=64, blank=True)
+    category = models.CharField(max_length=120, blank=True)
+    verdict_ab = models.CharField(max_length=3, choices=Verdict.choices, null=True, blank=True)
+    verdict_ba = models.CharField(max_length=3, choices=Verdict.choices, null=True, blank=True)
+    p_a_ab = models.FloatField(null=True, blank=True)
+    p_a_ba = models.FloatField(null=True, blank=True)
+    # Derived (labelling.stats.derive_label); never set by hand.
+    consistent = models.BooleanField(null=True)
+    preferred_slot = models.CharField(max_length=6, null=True, blank=True)
+    p_debiased = models.FloatField(null=True, blank=True)
+    confidence = models.FloatField(null=True, blank=True)  # max(p, 1 - p) of p_debiased
+    final = models.CharField(max_length=3, choices=Verdict.choices)
+    rule = models.CharField(max_length=10)
+
+    class Meta:
+        ordering = ["comparison_id", "judge"]
+        constraints = [
+            models.UniqueConstraint(fields=["comparison", "judge"], name="unique_label_per_judge"),
+        ]
+        indexes = [
+            models.Index(fields=["label_set", "consistent"], name="ailabel_set_consistent_idx"),
+            models.Index(fields=["label_set", "confidence"], name="ailabel_set_confidence_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.judge} on {self.comparison_id}"
+
+
+class AILabelTally(models.Model):
+    """Counts of AI labels per slice and verdict pair, rebuilt in SQL whenever labels are written.
+
+    The position-bias figures of a million-label set come from these few rows
+    instead of a scan (``stats.position_bias_from_counts``).
+    """
+
+    label_set = models.ForeignKey(LabelSet, on_delete=models.CASCADE, related_name="tallies")
+    judge = models.CharField(max_length=120)
+    principle_key = models.CharField(max_length=64, blank=True)
+    category = models.CharField(max_length=120, blank=True)
+    verdict_ab = models.CharField(max_length=3, null=True, blank=True)
+    verdict_ba = models.CharField(max_length=3, null=True, blank=True)
+    n = models.PositiveIntegerField()
+    n_p_ab = models.PositiveIntegerField(default=0)
+    sum_p_ab = models.FloatField(default=0.0)
+    n_p_ba = models.PositiveIntegerField(default=0)
+    sum_p_ba = models.FloatField(default=0.0)
+
+    class Meta:
+        indexes = [models.Index(fields=["label_set"], name="tally_set_idx")]
+
+
+class HumanReview(models.Model):
+    class Source(models.TextChoices):
+        APP = "app", "Reviewed here"
+        IMPORT = "import", "Imported"
+
+    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="reviews")
+    label_set = models.ForeignKey(LabelSet, on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="label_reviews"
+    )
+    # Imported annotators are not users; app reviews keep the username at review time.
+    reviewer_name = models.CharField(max_length=150)
+    source = models.CharField(max_length=6, choices=Source.choices, default=Source.APP)
+    queue = models.ForeignKey(
+        "ReviewQueue", null=True, blank=True, on_delete=models.SET_NULL, related_name="reviews"
+    )
+    verdict = models.CharField(max_length=8, choices=HumanVerdict.choices)
+    # "ab": response a was shown on the left; "ba": b was on the left. None for imports.
+    shown_order = models.CharField(max_length=2, null=True, blank=True)
+    flag_harmful = models.BooleanField(default=False)
+    flag_principle_misapplied = models.BooleanField(default=False)
+    flag_ai_wrong = models.BooleanField(default=False)
+    note = models.TextField(blank=True)
+    seconds_spent = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["comparison_id", "created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["comparison", "reviewer"],
+                condition=models.Q(reviewer__isnull=False),
+                name="one_review_per_user",
+            ),
+            models.UniqueConstraint(
+                fields=["comparison", "reviewer_name"],
+                condition=models.Q(source="import"),
+                name="one_import_review_per_name",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["label_set", "source"], name="review_set_source_idx"),
+            models.Index(fields=["reviewer", "comparison"], name="review_reviewer_idx"),
+        ]
+
+
+class ReviewQueue(models.Model):
+    class Strategy(models.TextChoices):
+        UNIFORM = "uniform", "Uniform random"
+        BY_PRINCIPLE = "by_principle", "Stratified by principle"
+        BY_CATEGORY = "by_category", "Stratified by category"
+        INCONSISTENT_FIRST = "inconsistent_first", "Swap-inconsistent first"
+        LOW_MARGIN_FIRST = "low_margin_first", "Low margin first (|p − 0.5| smallest)"
+
+    label_set = models.ForeignKey(LabelSet, on_delete=models.CASCADE, related_name="queues")
+    strategy = models.CharField(max_length=20, choices=Strategy.choices)
+    sample_size = models.PositiveIntegerField()
+    seed = models.BigIntegerField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    built_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_strategy_display()} · {self.sample_size} · seed {self.seed}"
+
+
+class QueueItem(models.Model):
+    queue = models.ForeignKey(ReviewQueue, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveIntegerField()
+    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="queue_items")
+
+    class Meta:
+        ordering = ["queue", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["queue", "position"], name="unique_queue_position"),
+            models.UniqueConstraint(fields=["queue", "comparison"], name="unique_queue_comparison"),
+        ]
