@@ -216,3 +216,211 @@ def test_count_tokens_matches_the_model_tokenizer(subject, tokenizer):
     expected = len(tokenizer(text, add_special_tokens=False)["input_ids"])
     assert subject.backend.count_tokens(text) == expected
     assert subject.backend.count_tokens("") == 0
+
+
+# -- plain types and helpers (no model) ------------------------------------------------
+
+
+def test_sampling_params_refuse_nonsense():
+    for bad in (
+        {"temperature": -0.1},
+        {"top_p": 0.0},
+        {"top_p": 1.5},
+        {"max_new_tokens": 0},
+        {"max_new_tokens": 2.5},
+        {"seed": -1},
+        {"seed": True},
+    ):
+        with pytest.raises(ValueError):
+            SamplingParams(**bad)
+    assert SamplingParams(temperature=0.0).greedy
+    assert not SamplingParams().greedy
+
+
+def test_chat_requests_and_specs_refuse_malformed_input():
+    with pytest.raises(ValueError, match="role"):
+        ChatRequest(messages=({"role": "robot", "content": "hi"},))
+    with pytest.raises(ValueError):
+        ChatRequest(messages=())
+    assert isinstance(ChatRequest(messages=[{"role": "user", "content": "x"}]).messages, tuple)
+    with pytest.raises(ValueError, match="backend"):
+        ModelSpec(name="m", backend="onnx", path="/x")
+    with pytest.raises(ValueError, match="base_url"):
+        ModelSpec(name="m", backend="openai")
+    with pytest.raises(ValueError, match="path"):
+        ModelSpec(name="m", backend="transformers")
+
+
+def test_a_missing_model_folder_is_a_clear_backend_error(tmp_path):
+    spec = ModelSpec(name="ghost", backend="transformers", path=str(tmp_path / "nowhere"))
+    with pytest.raises(BackendError, match="does not exist"):
+        load_backend(spec)
+    (tmp_path / "empty").mkdir()
+    spec = ModelSpec(name="ghost", backend="transformers", path=str(tmp_path / "empty"))
+    with pytest.raises(BackendError, match="config.json"):
+        load_backend(spec)
+
+
+def test_vllm_says_why_it_cannot_load_here(tmp_path):
+    from training.engine.backends.vllm_backend import is_available
+
+    ok, reason = is_available()
+    if ok:
+        pytest.skip("vllm is importable here")
+    assert reason.startswith("vllm not importable")
+    with pytest.raises(BackendError, match="vllm not importable"):
+        load_backend(ModelSpec(name="m", backend="vllm", path=str(tmp_path)))
+
+
+def test_top_logprobs_become_a_distribution_with_a_floor():
+    from math import log
+
+    from training.engine.backends.base import probabilities_from_top_logprobs
+
+    pairs = [("A", log(0.6)), (" A", log(0.1)), ("The", log(0.2)), ("x", log(0.05))]
+    a, b = probabilities_from_top_logprobs(pairs, ["A", "B"])
+    # A has 0.6 + 0.1; B is absent and gets the smallest listed mass, 0.05.
+    assert a == pytest.approx(0.7 / 0.75)
+    assert b == pytest.approx(0.05 / 0.75)
+    assert probabilities_from_top_logprobs([("z", -1.0)], ["A", "B"]) == [0.5, 0.5]
+    with pytest.raises(BackendError):
+        probabilities_from_top_logprobs([], ["A", "B"])
+
+
+def test_length_batches_cover_every_index_once_longest_first():
+    from training.engine.backends.base import length_batches
+
+    items = ["aaa", "a", "aaaaa", "aa", "aaaa"]
+    batches = list(length_batches(items, len, 2))
+    assert [len(b) for b in batches] == [2, 2, 1]
+    assert sorted(i for b in batches for i in b) == list(range(5))
+    assert [items[i] for i in batches[0]] == ["aaaaa", "aaaa"]
+
+
+def test_importing_the_engine_does_not_load_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import training.engine, training.engine.backends, training.engine.demo_model\n"
+        "import training.engine.backends.transformers_backend\n"
+        "import training.engine.backends.openai_backend\n"
+        "import training.engine.backends.vllm_backend\n"
+        "heavy = [m for m in ('torch', 'transformers', 'vllm') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+# -- the HTTP client's retry policy, against a real local server ----------------------
+
+
+class _ScriptedServer:
+    """A real HTTP server on a free port that answers with a scripted list of statuses."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        import http.server
+        import json
+        import threading
+
+        self.statuses = list(statuses)
+        self.hits: list[str] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep pytest output clean
+                pass
+
+            def _answer(self) -> None:
+                server.hits.append(self.path)
+                length = int(self.headers.get("content-length") or 0)
+                self.rfile.read(length)
+                if self.path.endswith("/models"):
+                    status, body = 200, {"data": [{"id": "m"}]}
+                else:
+                    status = server.statuses.pop(0) if server.statuses else 200
+                    body = {
+                        "choices": [{"message": {"content": "hello"}, "finish_reason": "length"}],
+                        "usage": {"prompt_tokens": 5, "completion_tokens": 3},
+                    }
+                payload = json.dumps(body if status == 200 else {"error": "no"}).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = _answer
+            do_POST = _answer
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def chat_hits(self) -> int:
+        return sum(1 for hit in self.hits if hit.endswith("/chat/completions"))
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _client(url: str, retries: int = 3) -> InferenceBackend:
+    spec = ModelSpec(
+        name="m",
+        backend="openai",
+        base_url=url,
+        options={"max_retries": retries, "backoff": 0.01, "concurrency": 2},
+    )
+    return load_backend(spec)
+
+
+def test_the_http_client_retries_429_and_5xx_then_succeeds():
+    server = _ScriptedServer([503, 429, 502])
+    backend = _client(server.url)
+    try:
+        (completion,) = backend.generate([REQUESTS[0]], SamplingParams(max_new_tokens=3))
+        assert completion.text == "hello"
+        assert (completion.prompt_tokens, completion.completion_tokens) == (5, 3)
+        assert completion.finish_reason == "length"
+        assert server.chat_hits() == 4
+    finally:
+        backend.close()
+        server.close()
+
+
+def test_the_http_client_never_retries_a_plain_4xx():
+    server = _ScriptedServer([400])
+    backend = _client(server.url)
+    try:
+        with pytest.raises(BackendError, match="400"):
+            backend.generate([REQUESTS[0]], SamplingParams(max_new_tokens=3))
+        assert server.chat_hits() == 1
+    finally:
+        backend.close()
+        server.close()
+
+
+def test_the_http_client_gives_up_after_max_retries():
+    server = _ScriptedServer([500, 500, 500, 500])
+    backend = _client(server.url, retries=2)
+    try:
+        with pytest.raises(BackendError, match="500 after 3 tries"):
+            backend.generate([REQUESTS[0]], SamplingParams(max_new_tokens=3))
+        assert server.chat_hits() == 3
+    finally:
+        backend.close()
+        server.close()
+
+
+def test_the_http_client_reports_a_server_that_is_not_there():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(BackendError, match="failed after 2 tries"):
+        _client(f"http://127.0.0.1:{port}/v1", retries=1)

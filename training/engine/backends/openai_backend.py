@@ -8,7 +8,6 @@ mistake in the request and fails at once.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -84,7 +83,8 @@ class OpenAIBackend:
             max_workers=self.concurrency, thread_name_prefix=f"openai-{spec.name}"
         )
         self._tokenize_path: str | None = None
-        self._lock = threading.Lock()
+        self._overhead: int | None = None
+        self._checked_choices: set[tuple[str, ...]] = set()
         self._closed = False
         if options.get("check_server", True):
             self.models()
@@ -189,6 +189,7 @@ class OpenAIBackend:
         requests = check_requests(requests)
         if not requests:
             return []
+        self._check_single_tokens(choices)
         return self._map(lambda request: self._score_one(request, choices), requests)
 
     def _score_one(self, request: ChatRequest, choices: list[str]) -> list[float]:
@@ -213,8 +214,8 @@ class OpenAIBackend:
             ) from error
         return probabilities_from_top_logprobs(pairs, choices)
 
-    def count_tokens(self, text: str) -> int:
-        """Ask the server's tokenize endpoint (vLLM, llama.cpp, llama-cpp-python)."""
+    def _raw_token_count(self, text: str) -> int | None:
+        """Tokens the server's tokenize endpoint reports, or None when it has none."""
         self._check_open()
         body = {
             "model": self.model,
@@ -237,14 +238,46 @@ class OpenAIBackend:
                     f"POST {path} answered {response.status_code}: {response.text[:300]}"
                 )
             data = response.json()
-            with self._lock:
-                self._tokenize_path = path
+            self._tokenize_path = path
             if "count" in data:
                 return int(data["count"])
             return len(data["tokens"])
-        raise BackendError(
-            f"server at {self.root_url} has no tokenize endpoint (tried {', '.join(paths)})"
-        )
+        return None
+
+    def _special_token_overhead(self) -> int:
+        # Some endpoints (llama-cpp-python's) add BOS whatever the body says; the empty
+        # string shows how many tokens any text gets for free.
+        if self._overhead is None:
+            self._overhead = self._raw_token_count("") or 0
+        return self._overhead
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in ``text`` without special tokens, from the server's tokenize endpoint."""
+        count = self._raw_token_count(text)
+        if count is None:
+            raise BackendError(
+                f"server at {self.root_url} has no tokenize endpoint "
+                f"(tried {', '.join(_TOKENIZE_PATHS)})"
+            )
+        return count - self._special_token_overhead()
+
+    def _check_single_tokens(self, choices: list[str]) -> None:
+        """Refuse choices the server tokenizes as several tokens (when it can tell us)."""
+        key = tuple(choices)
+        if key in self._checked_choices:
+            return
+        for choice in choices:
+            count = self._raw_token_count(choice)
+            if count is None:
+                # No tokenize endpoint: top-logprob matching still works for one-token
+                # choices; longer ones simply never match and get the floor.
+                return
+            if count - self._special_token_overhead() != 1:
+                raise BackendError(
+                    f"choice {choice!r} is not a single token for {self.model!r}; "
+                    "use short choices like 'A'/'B'"
+                )
+        self._checked_choices.add(key)
 
     def close(self) -> None:
         """Stop the thread pool and close the connections."""
