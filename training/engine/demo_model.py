@@ -51,7 +51,9 @@ def ensure_demo_model(dest: Path) -> Path:
     gguf = demo_gguf_path()
 
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from training.engine.backends.transformers_backend import dense_gguf_kwargs
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
@@ -62,8 +64,8 @@ def ensure_demo_model(dest: Path) -> Path:
         model = AutoModelForCausalLM.from_pretrained(
             gguf.parent,
             gguf_file=gguf.name,
-            quantization_config=GgufConfig(dequantize=True),
             dtype=torch.float32,
+            **dense_gguf_kwargs(),
             local_files_only=True,
         )
         model.save_pretrained(staging)

@@ -36,6 +36,20 @@ _DTYPES = {
 }
 
 
+def dense_gguf_kwargs() -> dict[str, Any]:
+    """``from_pretrained`` arguments that unpack a GGUF's weights into a dense model.
+
+    transformers >= 5.21 keeps GGUF weights packed unless told otherwise (and packed
+    weights cannot be saved); older releases (the vLLM worker's 5.20) always unpack
+    and have no ``GgufConfig``.
+    """
+    try:
+        from transformers import GgufConfig
+    except ImportError:
+        return {}
+    return {"quantization_config": GgufConfig(dequantize=True)}
+
+
 def _resolve_model_location(spec: ModelSpec) -> tuple[Path, str]:
     """Split ``spec`` into (folder, gguf file name or "") and check that they exist."""
     path = Path(spec.path).expanduser()
@@ -82,15 +96,12 @@ class TransformersBackend:
 
         load_kwargs: dict[str, Any] = {"local_files_only": True}
         if gguf_file:
-            from transformers import GgufConfig
-
             load_kwargs["gguf_file"] = gguf_file
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(folder, **load_kwargs)
             model_kwargs = dict(load_kwargs, dtype=self.dtype)
             if gguf_file:
-                # Dense weights: the packed GGUF kernels are a separate optional package.
-                model_kwargs["quantization_config"] = GgufConfig(dequantize=True)
+                model_kwargs.update(dense_gguf_kwargs())
             self.model = AutoModelForCausalLM.from_pretrained(folder, **model_kwargs)
         except (OSError, ValueError) as error:
             raise BackendError(
