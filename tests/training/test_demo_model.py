@@ -97,3 +97,29 @@ def test_score_choices_on_the_demo_model(demo_backend):
     swapped = demo_backend.score_choices([request, request], ["B", "A"])
     assert swapped[0] == pytest.approx(list(reversed(scores)), abs=1e-5)
     assert swapped[1] == pytest.approx(swapped[0], abs=1e-6)
+
+
+@pytest.mark.gpu
+def test_the_static_cache_on_cuda_gives_the_same_greedy_text(demo_model_dir: Path):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    requests = [ChatRequest.from_user("Name three fruits."), ChatRequest.from_user("Hi")]
+    params = SamplingParams(temperature=0.0, max_new_tokens=16)
+    texts = []
+    for static in (True, False):
+        spec = ModelSpec(
+            name="smollm2",
+            backend="transformers",
+            path=str(demo_model_dir),
+            dtype="float32",
+            options={"static_cache": static},
+        )
+        backend = load_backend(spec)
+        try:
+            assert backend.static_cache is static
+            texts.append([c.text for c in backend.generate(requests, params)])
+        finally:
+            backend.close()
+    assert texts[0] == texts[1]
