@@ -86,6 +86,9 @@ class LabelSetOverride(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"override of {self.label_set_id} by {self.user_id}"
+
 
 class Comparison(models.Model):
     """A prompt and two responses in canonical order (a, b)."""
@@ -106,7 +109,9 @@ class Comparison(models.Model):
     flagged_harmful = models.BooleanField(default=False)
     # The human consensus (strict majority of all human reviews), kept up to date by
     # review_submit so AI-human agreement is one GROUP BY.
-    human_verdict = models.CharField(max_length=8, choices=HumanVerdict.choices, null=True, blank=True)
+    human_verdict = models.CharField(
+        max_length=8, choices=HumanVerdict.choices, null=True, blank=True
+    )  # noqa: DJ001 (NULL = no verdict, as in stats)
     review_count = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -136,13 +141,13 @@ class AILabel(models.Model):
     judge = models.CharField(max_length=120)
     principle_key = models.CharField(max_length=64, blank=True)
     category = models.CharField(max_length=120, blank=True)
-    verdict_ab = models.CharField(max_length=3, choices=Verdict.choices, null=True, blank=True)
-    verdict_ba = models.CharField(max_length=3, choices=Verdict.choices, null=True, blank=True)
+    verdict_ab = models.CharField(max_length=3, choices=Verdict.choices, null=True, blank=True)  # noqa: DJ001 (NULL = no verdict, as in stats)
+    verdict_ba = models.CharField(max_length=3, choices=Verdict.choices, null=True, blank=True)  # noqa: DJ001 (NULL = no verdict, as in stats)
     p_a_ab = models.FloatField(null=True, blank=True)
     p_a_ba = models.FloatField(null=True, blank=True)
     # Derived (labelling.stats.derive_label); never set by hand.
     consistent = models.BooleanField(null=True)
-    preferred_slot = models.CharField(max_length=6, null=True, blank=True)
+    preferred_slot = models.CharField(max_length=6, null=True, blank=True)  # noqa: DJ001 (NULL = no verdict, as in stats)
     p_debiased = models.FloatField(null=True, blank=True)
     confidence = models.FloatField(null=True, blank=True)  # max(p, 1 - p) of p_debiased
     final = models.CharField(max_length=3, choices=Verdict.choices)
@@ -173,8 +178,8 @@ class AILabelTally(models.Model):
     judge = models.CharField(max_length=120)
     principle_key = models.CharField(max_length=64, blank=True)
     category = models.CharField(max_length=120, blank=True)
-    verdict_ab = models.CharField(max_length=3, null=True, blank=True)
-    verdict_ba = models.CharField(max_length=3, null=True, blank=True)
+    verdict_ab = models.CharField(max_length=3, null=True, blank=True)  # noqa: DJ001 (NULL = no verdict, as in stats)
+    verdict_ba = models.CharField(max_length=3, null=True, blank=True)  # noqa: DJ001 (NULL = no verdict, as in stats)
     n = models.PositiveIntegerField()
     n_p_ab = models.PositiveIntegerField(default=0)
     sum_p_ab = models.FloatField(default=0.0)
@@ -183,6 +188,9 @@ class AILabelTally(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["label_set"], name="tally_set_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.judge} {self.verdict_ab}/{self.verdict_ba}: {self.n}"
 
 
 class HumanReview(models.Model):
@@ -193,7 +201,11 @@ class HumanReview(models.Model):
     comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="reviews")
     label_set = models.ForeignKey(LabelSet, on_delete=models.CASCADE, related_name="reviews")
     reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="label_reviews"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="label_reviews",
     )
     # Imported annotators are not users; app reviews keep the username at review time.
     reviewer_name = models.CharField(max_length=150)
@@ -203,7 +215,7 @@ class HumanReview(models.Model):
     )
     verdict = models.CharField(max_length=8, choices=HumanVerdict.choices)
     # "ab": response a was shown on the left; "ba": b was on the left. None for imports.
-    shown_order = models.CharField(max_length=2, null=True, blank=True)
+    shown_order = models.CharField(max_length=2, null=True, blank=True)  # noqa: DJ001 (NULL = no verdict, as in stats)
     flag_harmful = models.BooleanField(default=False)
     flag_principle_misapplied = models.BooleanField(default=False)
     flag_ai_wrong = models.BooleanField(default=False)
@@ -229,6 +241,9 @@ class HumanReview(models.Model):
             models.Index(fields=["label_set", "source"], name="review_set_source_idx"),
             models.Index(fields=["reviewer", "comparison"], name="review_reviewer_idx"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer_name} on {self.comparison_id}: {self.verdict}"
 
 
 class ReviewQueue(models.Model):
@@ -267,3 +282,6 @@ class QueueItem(models.Model):
             models.UniqueConstraint(fields=["queue", "position"], name="unique_queue_position"),
             models.UniqueConstraint(fields=["queue", "comparison"], name="unique_queue_comparison"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.queue_id} #{self.position}"

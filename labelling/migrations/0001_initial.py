@@ -6,217 +6,502 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('cai_web', '0001_initial'),
-        ('constitutions', '0002_immutability_triggers'),
+        ("cai_web", "0001_initial"),
+        ("constitutions", "0002_immutability_triggers"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LabelSet',
+            name="LabelSet",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('source_kind', models.CharField(choices=[('import', 'Import'), ('run', 'Labelling run')], max_length=10)),
-                ('source_detail', models.JSONField(blank=True, default=dict)),
-                ('rule', models.CharField(default='agree', max_length=10)),
-                ('threshold', models.FloatField(default=0.5)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('approved', 'Approved'), ('rejected', 'Rejected')], default='open', max_length=10)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('decision_reason', models.TextField(blank=True)),
-                ('comparison_count', models.PositiveIntegerField(default=0)),
-                ('ai_label_count', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='label_sets', to='cai_web.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "source_kind",
+                    models.CharField(
+                        choices=[("import", "Import"), ("run", "Labelling run")], max_length=10
+                    ),
+                ),
+                ("source_detail", models.JSONField(blank=True, default=dict)),
+                ("rule", models.CharField(default="agree", max_length=10)),
+                ("threshold", models.FloatField(default=0.5)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                        ],
+                        default="open",
+                        max_length=10,
+                    ),
+                ),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("decision_reason", models.TextField(blank=True)),
+                ("comparison_count", models.PositiveIntegerField(default=0)),
+                ("ai_label_count", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="label_sets",
+                        to="cai_web.team",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='Comparison',
+            name="Comparison",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('external_id', models.CharField(max_length=200)),
-                ('prompt', models.TextField()),
-                ('response_a', models.TextField()),
-                ('response_b', models.TextField()),
-                ('principle_key', models.CharField(blank=True, max_length=64)),
-                ('category', models.CharField(blank=True, max_length=120)),
-                ('metadata', models.JSONField(blank=True, default=dict)),
-                ('flagged_harmful', models.BooleanField(default=False)),
-                ('human_verdict', models.CharField(blank=True, choices=[('a', 'a'), ('b', 'b'), ('tie', 'tie'), ('both_bad', 'both unacceptable')], max_length=8, null=True)),
-                ('review_count', models.PositiveIntegerField(default=0)),
-                ('principle', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='constitutions.principle')),
-                ('label_set', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='comparisons', to='labelling.labelset')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("external_id", models.CharField(max_length=200)),
+                ("prompt", models.TextField()),
+                ("response_a", models.TextField()),
+                ("response_b", models.TextField()),
+                ("principle_key", models.CharField(blank=True, max_length=64)),
+                ("category", models.CharField(blank=True, max_length=120)),
+                ("metadata", models.JSONField(blank=True, default=dict)),
+                ("flagged_harmful", models.BooleanField(default=False)),
+                (
+                    "human_verdict",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("a", "a"),
+                            ("b", "b"),
+                            ("tie", "tie"),
+                            ("both_bad", "both unacceptable"),
+                        ],
+                        max_length=8,
+                        null=True,
+                    ),
+                ),
+                ("review_count", models.PositiveIntegerField(default=0)),
+                (
+                    "principle",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="constitutions.principle",
+                    ),
+                ),
+                (
+                    "label_set",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="comparisons",
+                        to="labelling.labelset",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['pk'],
+                "ordering": ["pk"],
             },
         ),
         migrations.CreateModel(
-            name='AILabelTally',
+            name="AILabelTally",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('judge', models.CharField(max_length=120)),
-                ('principle_key', models.CharField(blank=True, max_length=64)),
-                ('category', models.CharField(blank=True, max_length=120)),
-                ('verdict_ab', models.CharField(blank=True, max_length=3, null=True)),
-                ('verdict_ba', models.CharField(blank=True, max_length=3, null=True)),
-                ('n', models.PositiveIntegerField()),
-                ('n_p_ab', models.PositiveIntegerField(default=0)),
-                ('sum_p_ab', models.FloatField(default=0.0)),
-                ('n_p_ba', models.PositiveIntegerField(default=0)),
-                ('sum_p_ba', models.FloatField(default=0.0)),
-                ('label_set', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tallies', to='labelling.labelset')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("judge", models.CharField(max_length=120)),
+                ("principle_key", models.CharField(blank=True, max_length=64)),
+                ("category", models.CharField(blank=True, max_length=120)),
+                ("verdict_ab", models.CharField(blank=True, max_length=3, null=True)),
+                ("verdict_ba", models.CharField(blank=True, max_length=3, null=True)),
+                ("n", models.PositiveIntegerField()),
+                ("n_p_ab", models.PositiveIntegerField(default=0)),
+                ("sum_p_ab", models.FloatField(default=0.0)),
+                ("n_p_ba", models.PositiveIntegerField(default=0)),
+                ("sum_p_ba", models.FloatField(default=0.0)),
+                (
+                    "label_set",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tallies",
+                        to="labelling.labelset",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='AILabel',
+            name="AILabel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('judge', models.CharField(max_length=120)),
-                ('principle_key', models.CharField(blank=True, max_length=64)),
-                ('category', models.CharField(blank=True, max_length=120)),
-                ('verdict_ab', models.CharField(blank=True, choices=[('a', 'a'), ('b', 'b'), ('tie', 'tie')], max_length=3, null=True)),
-                ('verdict_ba', models.CharField(blank=True, choices=[('a', 'a'), ('b', 'b'), ('tie', 'tie')], max_length=3, null=True)),
-                ('p_a_ab', models.FloatField(blank=True, null=True)),
-                ('p_a_ba', models.FloatField(blank=True, null=True)),
-                ('consistent', models.BooleanField(null=True)),
-                ('preferred_slot', models.CharField(blank=True, max_length=6, null=True)),
-                ('p_debiased', models.FloatField(blank=True, null=True)),
-                ('confidence', models.FloatField(blank=True, null=True)),
-                ('final', models.CharField(choices=[('a', 'a'), ('b', 'b'), ('tie', 'tie')], max_length=3)),
-                ('rule', models.CharField(max_length=10)),
-                ('comparison', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='ai_labels', to='labelling.comparison')),
-                ('label_set', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='ai_labels', to='labelling.labelset')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("judge", models.CharField(max_length=120)),
+                ("principle_key", models.CharField(blank=True, max_length=64)),
+                ("category", models.CharField(blank=True, max_length=120)),
+                (
+                    "verdict_ab",
+                    models.CharField(
+                        blank=True,
+                        choices=[("a", "a"), ("b", "b"), ("tie", "tie")],
+                        max_length=3,
+                        null=True,
+                    ),
+                ),
+                (
+                    "verdict_ba",
+                    models.CharField(
+                        blank=True,
+                        choices=[("a", "a"), ("b", "b"), ("tie", "tie")],
+                        max_length=3,
+                        null=True,
+                    ),
+                ),
+                ("p_a_ab", models.FloatField(blank=True, null=True)),
+                ("p_a_ba", models.FloatField(blank=True, null=True)),
+                ("consistent", models.BooleanField(null=True)),
+                ("preferred_slot", models.CharField(blank=True, max_length=6, null=True)),
+                ("p_debiased", models.FloatField(blank=True, null=True)),
+                ("confidence", models.FloatField(blank=True, null=True)),
+                (
+                    "final",
+                    models.CharField(
+                        choices=[("a", "a"), ("b", "b"), ("tie", "tie")], max_length=3
+                    ),
+                ),
+                ("rule", models.CharField(max_length=10)),
+                (
+                    "comparison",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="ai_labels",
+                        to="labelling.comparison",
+                    ),
+                ),
+                (
+                    "label_set",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="ai_labels",
+                        to="labelling.labelset",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['comparison_id', 'judge'],
+                "ordering": ["comparison_id", "judge"],
             },
         ),
         migrations.CreateModel(
-            name='LabelSetOverride',
+            name="LabelSetOverride",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', models.TextField()),
-                ('status_at_override', models.CharField(max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('label_set', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='overrides', to='labelling.labelset')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reason", models.TextField()),
+                ("status_at_override", models.CharField(max_length=10)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "label_set",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="overrides",
+                        to="labelling.labelset",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='ReviewQueue',
+            name="ReviewQueue",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('strategy', models.CharField(choices=[('uniform', 'Uniform random'), ('by_principle', 'Stratified by principle'), ('by_category', 'Stratified by category'), ('inconsistent_first', 'Swap-inconsistent first'), ('low_margin_first', 'Low margin first (|p − 0.5| smallest)')], max_length=20)),
-                ('sample_size', models.PositiveIntegerField()),
-                ('seed', models.BigIntegerField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('built_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('label_set', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='queues', to='labelling.labelset')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "strategy",
+                    models.CharField(
+                        choices=[
+                            ("uniform", "Uniform random"),
+                            ("by_principle", "Stratified by principle"),
+                            ("by_category", "Stratified by category"),
+                            ("inconsistent_first", "Swap-inconsistent first"),
+                            ("low_margin_first", "Low margin first (|p − 0.5| smallest)"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("sample_size", models.PositiveIntegerField()),
+                ("seed", models.BigIntegerField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("built_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "label_set",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="queues",
+                        to="labelling.labelset",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='QueueItem',
+            name="QueueItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField()),
-                ('comparison', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='queue_items', to='labelling.comparison')),
-                ('queue', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='labelling.reviewqueue')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveIntegerField()),
+                (
+                    "comparison",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="queue_items",
+                        to="labelling.comparison",
+                    ),
+                ),
+                (
+                    "queue",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="labelling.reviewqueue",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['queue', 'position'],
+                "ordering": ["queue", "position"],
             },
         ),
         migrations.CreateModel(
-            name='HumanReview',
+            name="HumanReview",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reviewer_name', models.CharField(max_length=150)),
-                ('source', models.CharField(choices=[('app', 'Reviewed here'), ('import', 'Imported')], default='app', max_length=6)),
-                ('verdict', models.CharField(choices=[('a', 'a'), ('b', 'b'), ('tie', 'tie'), ('both_bad', 'both unacceptable')], max_length=8)),
-                ('shown_order', models.CharField(blank=True, max_length=2, null=True)),
-                ('flag_harmful', models.BooleanField(default=False)),
-                ('flag_principle_misapplied', models.BooleanField(default=False)),
-                ('flag_ai_wrong', models.BooleanField(default=False)),
-                ('note', models.TextField(blank=True)),
-                ('seconds_spent', models.FloatField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('comparison', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reviews', to='labelling.comparison')),
-                ('reviewer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='label_reviews', to=settings.AUTH_USER_MODEL)),
-                ('label_set', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reviews', to='labelling.labelset')),
-                ('queue', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='reviews', to='labelling.reviewqueue')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reviewer_name", models.CharField(max_length=150)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("app", "Reviewed here"), ("import", "Imported")],
+                        default="app",
+                        max_length=6,
+                    ),
+                ),
+                (
+                    "verdict",
+                    models.CharField(
+                        choices=[
+                            ("a", "a"),
+                            ("b", "b"),
+                            ("tie", "tie"),
+                            ("both_bad", "both unacceptable"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("shown_order", models.CharField(blank=True, max_length=2, null=True)),
+                ("flag_harmful", models.BooleanField(default=False)),
+                ("flag_principle_misapplied", models.BooleanField(default=False)),
+                ("flag_ai_wrong", models.BooleanField(default=False)),
+                ("note", models.TextField(blank=True)),
+                ("seconds_spent", models.FloatField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "comparison",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reviews",
+                        to="labelling.comparison",
+                    ),
+                ),
+                (
+                    "reviewer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="label_reviews",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "label_set",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reviews",
+                        to="labelling.labelset",
+                    ),
+                ),
+                (
+                    "queue",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="reviews",
+                        to="labelling.reviewqueue",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['comparison_id', 'created_at'],
+                "ordering": ["comparison_id", "created_at"],
             },
         ),
         migrations.AddConstraint(
-            model_name='labelset',
-            constraint=models.UniqueConstraint(fields=('team', 'name'), name='unique_labelset_name_per_team'),
+            model_name="labelset",
+            constraint=models.UniqueConstraint(
+                fields=("team", "name"), name="unique_labelset_name_per_team"
+            ),
         ),
         migrations.AddIndex(
-            model_name='comparison',
-            index=models.Index(condition=models.Q(('review_count__gt', 0)), fields=['label_set'], name='comparison_reviewed_idx'),
+            model_name="comparison",
+            index=models.Index(
+                condition=models.Q(("review_count__gt", 0)),
+                fields=["label_set"],
+                name="comparison_reviewed_idx",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='comparison',
-            constraint=models.UniqueConstraint(fields=('label_set', 'external_id'), name='unique_comparison_id_per_set'),
+            model_name="comparison",
+            constraint=models.UniqueConstraint(
+                fields=("label_set", "external_id"), name="unique_comparison_id_per_set"
+            ),
         ),
         migrations.AddIndex(
-            model_name='ailabeltally',
-            index=models.Index(fields=['label_set'], name='tally_set_idx'),
+            model_name="ailabeltally",
+            index=models.Index(fields=["label_set"], name="tally_set_idx"),
         ),
         migrations.AddIndex(
-            model_name='ailabel',
-            index=models.Index(fields=['label_set', 'consistent'], name='ailabel_set_consistent_idx'),
+            model_name="ailabel",
+            index=models.Index(
+                fields=["label_set", "consistent"], name="ailabel_set_consistent_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='ailabel',
-            index=models.Index(fields=['label_set', 'confidence'], name='ailabel_set_confidence_idx'),
+            model_name="ailabel",
+            index=models.Index(
+                fields=["label_set", "confidence"], name="ailabel_set_confidence_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ailabel',
-            constraint=models.UniqueConstraint(fields=('comparison', 'judge'), name='unique_label_per_judge'),
+            model_name="ailabel",
+            constraint=models.UniqueConstraint(
+                fields=("comparison", "judge"), name="unique_label_per_judge"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='queueitem',
-            constraint=models.UniqueConstraint(fields=('queue', 'position'), name='unique_queue_position'),
+            model_name="queueitem",
+            constraint=models.UniqueConstraint(
+                fields=("queue", "position"), name="unique_queue_position"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='queueitem',
-            constraint=models.UniqueConstraint(fields=('queue', 'comparison'), name='unique_queue_comparison'),
+            model_name="queueitem",
+            constraint=models.UniqueConstraint(
+                fields=("queue", "comparison"), name="unique_queue_comparison"
+            ),
         ),
         migrations.AddIndex(
-            model_name='humanreview',
-            index=models.Index(fields=['label_set', 'source'], name='review_set_source_idx'),
+            model_name="humanreview",
+            index=models.Index(fields=["label_set", "source"], name="review_set_source_idx"),
         ),
         migrations.AddIndex(
-            model_name='humanreview',
-            index=models.Index(fields=['reviewer', 'comparison'], name='review_reviewer_idx'),
+            model_name="humanreview",
+            index=models.Index(fields=["reviewer", "comparison"], name="review_reviewer_idx"),
         ),
         migrations.AddConstraint(
-            model_name='humanreview',
-            constraint=models.UniqueConstraint(condition=models.Q(('reviewer__isnull', False)), fields=('comparison', 'reviewer'), name='one_review_per_user'),
+            model_name="humanreview",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("reviewer__isnull", False)),
+                fields=("comparison", "reviewer"),
+                name="one_review_per_user",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='humanreview',
-            constraint=models.UniqueConstraint(condition=models.Q(('source', 'import')), fields=('comparison', 'reviewer_name'), name='one_import_review_per_name'),
+            model_name="humanreview",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("source", "import")),
+                fields=("comparison", "reviewer_name"),
+                name="one_import_review_per_name",
+            ),
         ),
     ]

@@ -1,0 +1,140 @@
+"""Forms of the labelling screens: input checking only; the services decide."""
+
+from __future__ import annotations
+
+from django import forms
+
+from cai_web.models import Team
+from constitutions.models import ConstitutionVersion, VersionStatus
+
+from .formats import MAX_LABEL_FILE_BYTES
+from .models import ReviewQueue
+from .services import CHOICES
+
+
+class ImportForm(forms.Form):
+    FORMATS = (
+        ("jsonl", "cai_web JSONL (docs/label-format.md)"),
+        ("llmbar", "LLMBar result.json"),
+        ("pandalm", "PandaLM test set"),
+    )
+    name = forms.CharField(max_length=200)
+    fmt = forms.ChoiceField(label="Format", choices=FORMATS)
+    file = forms.FileField()
+    judge = forms.CharField(
+        max_length=120, required=False, help_text="LLMBar only: the evaluator, e.g. GPT-4."
+    )
+    dataset_name = forms.CharField(
+        max_length=60, required=False, help_text="LLMBar only: names the ids, e.g. mt-bench."
+    )
+    principle_version = forms.ModelChoiceField(
+        queryset=ConstitutionVersion.objects.none(),
+        required=False,
+        help_text="Optional: link principle keys to this published constitution version.",
+    )
+    description = forms.CharField(widget=forms.Textarea, required=False)
+
+    def __init__(self, *args, team: Team, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["principle_version"].queryset = ConstitutionVersion.objects.filter(
+            constitution__team=team, status=VersionStatus.PUBLISHED
+        ).select_related("constitution")
+
+    def clean_file(self):
+        f = self.cleaned_data["file"]
+        if f.size > MAX_LABEL_FILE_BYTES:
+            raise forms.ValidationError(f"The file is larger than {MAX_LABEL_FILE_BYTES:,} bytes.")
+        return f
+
+
+class SampleSizeForm(forms.Form):
+    halfwidth = forms.FloatField(
+        label="± half-width",
+        min_value=0.005,
+        max_value=0.5,
+        initial=0.05,
+        widget=forms.NumberInput(attrs={"step": "0.005"}),
+    )
+    confidence = forms.FloatField(
+        label="Confidence",
+        min_value=0.5,
+        max_value=0.999,
+        initial=0.95,
+        widget=forms.NumberInput(attrs={"step": "0.01"}),
+    )
+    expected = forms.FloatField(
+        label="Expected agreement",
+        min_value=0.01,
+        max_value=0.99,
+        initial=0.5,
+        widget=forms.NumberInput(attrs={"step": "0.05"}),
+        help_text="0.5 is the worst case.",
+    )
+
+
+class QueueForm(forms.Form):
+    strategy = forms.ChoiceField(choices=ReviewQueue.Strategy.choices)
+    sample_size = forms.IntegerField(min_value=1, max_value=100_000, initial=100)
+    seed = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=2**62,
+        help_text="Leave empty for a fresh random seed; reuse a seed to rebuild the same queue.",
+    )
+
+
+class ReviewForm(forms.Form):
+    choice = forms.ChoiceField(choices=[(c, c) for c in CHOICES])
+    flag_harmful = forms.BooleanField(required=False)
+    flag_principle_misapplied = forms.BooleanField(required=False)
+    flag_ai_wrong = forms.BooleanField(required=False)
+    note = forms.CharField(required=False, max_length=5000)
+    rendered_at = forms.FloatField(required=False)
+
+
+class DecisionForm(forms.Form):
+    action = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    reason = forms.CharField(required=False, max_length=5000)
+
+
+class AuditSettingsForm(forms.ModelForm):
+    class Meta:
+        model = Team
+        fields = ["min_audit_agreement", "min_audit_reviews"]
+        labels = {
+            "min_audit_agreement": "Minimum audited agreement (0–1)",
+            "min_audit_reviews": "Minimum audited reviews",
+        }
+
+    def clean_min_audit_agreement(self):
+        value = self.cleaned_data["min_audit_agreement"]
+        if not 0.0 <= value <= 1.0:
+            raise forms.ValidationError("Give a share between 0 and 1, e.g. 0.8.")
+        return value
+
+    def clean_min_audit_reviews(self):
+        value = self.cleaned_data["min_audit_reviews"]
+        if value < 1:
+            raise forms.ValidationError("At least one review.")
+        return value
+
+
+class StatsFilterForm(forms.Form):
+    judge = forms.ChoiceField(required=False)
+    principle = forms.ChoiceField(required=False)
+    category = forms.ChoiceField(required=False)
+    by = forms.ChoiceField(
+        required=False,
+        label="Break down by",
+        choices=[
+            ("", "—"),
+            ("principle", "principle"),
+            ("category", "category"),
+            ("judge", "judge"),
+        ],
+    )
+
+    def __init__(self, *args, options: dict[str, list[str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("judge", "principle", "category"):
+            self.fields[name].choices = [("", "all")] + [(v, v) for v in options[name]]

@@ -1,0 +1,139 @@
+"""Print a label set's statistics: the same figures, from the same selector, as its page."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from labelling import selectors
+from labelling.models import LabelSet
+from labelling.templatetags.labelling_tags import fmt_num, fmt_p, fmt_pct
+
+
+def _rate(r) -> str:
+    if r.rate is None:
+        return f"n/a (k = {r.k}, n = {r.n})"
+    return f"{fmt_pct(r.rate)} [{fmt_pct(r.ci_low)} – {fmt_pct(r.ci_high)}] ({r.k} / {r.n})"
+
+
+def _kappa(k) -> str:
+    return f"{fmt_num(k.kappa)} [{fmt_num(k.ci_low)}, {fmt_num(k.ci_high)}] (n = {k.n})"
+
+
+class Command(BaseCommand):
+    help = "Print position bias, AI-human and human-human agreement and calibration of a label set."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("labelset_id", type=int)
+        parser.add_argument("--by", choices=sorted(selectors.SLICE_FIELDS), default="")
+        parser.add_argument("--judge", default="")
+        parser.add_argument("--principle", default="")
+        parser.add_argument("--category", default="")
+        parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+
+    def handle(
+        self, *args, labelset_id: int, by: str, judge: str, principle: str, category: str, **options
+    ) -> None:
+        label_set = LabelSet.objects.filter(pk=labelset_id).select_related("team").first()
+        if label_set is None:
+            raise CommandError(f"No label set with id {labelset_id}.")
+        s = selectors.labelset_statistics(
+            label_set, selectors.Filters(judge=judge, principle=principle, category=category), by=by
+        )
+        if options["json"]:
+            self.stdout.write(json.dumps(_as_json(s), indent=2))
+            return
+        w = self.stdout.write
+        pb = s.position_bias
+        w(f"Label set {label_set.pk}: {label_set.name} ({label_set.status}); {pb.n} AI labels")
+        if s.filters.active:
+            w(
+                f"Slice: judge={judge or 'all'} principle={principle or 'all'} category={category or 'all'}"
+            )
+        w("\nPosition bias (Zheng et al. 2023; Wilson 95% intervals)")
+        w(f"  consistent             {_rate(pb.consistency)}")
+        w(f"  biased toward first    {_rate(pb.biased_first)}")
+        w(f"  biased toward second   {_rate(pb.biased_second)}")
+        w(f"  no usable verdict      {_rate(pb.error)}")
+        w(f"  positional agreement   {_rate(pb.positional_agreement)}  (LLMBar Agr.)")
+        w(f"  mean P(first slot)     {fmt_num(pb.mean_p_first)} (n = {pb.n_prob} orders)")
+        t = pb.first_slot_test
+        w(
+            f"  binomial test          p = {fmt_p(t.p_value)} ({t.k} first-slot of {t.n} inconsistent)"
+        )
+        w("\nAI-human agreement (percent with Wilson 95%; Cohen's kappa with asymptotic 95%)")
+        for name in ("ab", "ba", "debiased"):
+            a = s.agreements[name]
+            w(f"  {name:<9} {_rate(a.percent)}  kappa {_kappa(a.kappa)}")
+        w(
+            f"  order-averaged accuracy (LLMBar Acc.) {fmt_pct(s.accuracy.accuracy)} "
+            f"({s.accuracy.ab.k + s.accuracy.ba.k} / {s.accuracy.ab.n + s.accuracy.ba.n})"
+        )
+        a = s.agreements["debiased"]
+        w(
+            f"  confusion (debiased; rows AI a/b/tie, columns human a/b/tie): {[list(r) for r in a.confusion]}"
+        )
+        w(
+            f"  left out: {a.excluded_no_human} without a human label, {a.excluded_both_bad} both unacceptable; "
+            f"{a.ai_missing} without an AI verdict"
+        )
+        au = s.audit
+        w(
+            f"\nAudit: {au.n_reviews} in-app reviews; agreement {_rate(au.agreement.percent)}; "
+            f"gate {'met' if au.passes else 'not met: ' + '; '.join(au.shortfalls)}"
+        )
+        h = s.human
+        w(
+            f"\nHuman-human agreement: {h.n_items} items with >= 2 reviews, {h.n_reviewers} reviewers"
+        )
+        if h.n_items:
+            w(
+                f"  Fleiss' kappa          {fmt_num(h.fleiss_kappa)} (n = {h.fleiss_items} items, {h.fleiss_raters_per_item} raters each)"
+            )
+            w(
+                f"  Krippendorff's alpha   {fmt_num(h.krippendorff_alpha)} (n = {h.alpha_items} items)"
+            )
+            for p in h.pairwise:
+                w(
+                    f"  Cohen's kappa {p.reviewer_1} x {p.reviewer_2}: {_kappa(p.kappa)}; agreement {_rate(p.percent)}"
+                )
+        w("\nCalibration (debiased confidence vs human agreement)")
+        for b in s.calibration:
+            if b.n:
+                w(
+                    f"  {b.lo:.2f}-{b.hi:.2f}  mean {fmt_num(b.mean_confidence)}  agree {fmt_pct(b.human_agreement_rate)} ({b.k} / {b.n})"
+                )
+        if s.slices:
+            w(f"\nBy {by}")
+            for row in s.slices:
+                r = row.position_bias
+                w(
+                    f"  {row.value}: n = {r.n}; consistent {fmt_pct(r.consistency.rate)}; first {fmt_pct(r.biased_first.rate)}; "
+                    f"second {fmt_pct(r.biased_second.rate)}; binomial p = {fmt_p(r.first_slot_test.p_value)}; "
+                    f"debiased agreement {_rate(row.agreement.percent)}; kappa {_kappa(row.agreement.kappa)}"
+                )
+
+
+def _as_json(s: selectors.LabelSetStatistics) -> dict:
+    return {
+        "label_set": s.label_set.pk,
+        "position_bias": s.position_bias.as_dict(),
+        "agreements": {k: v.as_dict() for k, v in s.agreements.items()},
+        "accuracy": s.accuracy.as_dict(),
+        "human": s.human.as_dict(),
+        "calibration": [b.as_dict() for b in s.calibration],
+        "audit": {
+            "passes": s.audit.passes,
+            "n_reviews": s.audit.n_reviews,
+            "agreement": s.audit.agreement.as_dict(),
+        },
+        "slices": [
+            {
+                "value": r.value,
+                "position_bias": r.position_bias.as_dict(),
+                "agreement": r.agreement.as_dict(),
+            }
+            for r in s.slices
+        ],
+    }

@@ -1,0 +1,493 @@
+"""Reads of the labelling app that views, exports and the ``labelstats`` command share.
+
+Statistics are aggregated in SQL and handed to ``labelling.stats.*_from_counts``:
+position bias from the per-slice tallies (a handful of rows, however many labels),
+AI-human agreement and calibration from GROUP BYs over the reviewed comparisons only.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Sum, When
+from django.http import Http404
+from django.urls import reverse
+
+from cai_web.models import Capability, Membership, Team
+from cai_web.permissions import require_membership
+
+from . import formats, stats
+from .models import AILabel, AILabelTally, Comparison, HumanReview, LabelSet, QueueItem, ReviewQueue
+
+SLICE_FIELDS = {"principle": "principle_key", "category": "category", "judge": "judge"}
+CALIBRATION_BINS = 10
+
+
+# ---------------------------------------------------------------------- permissions
+
+
+def team_for_user(user, slug: str, capability: str = Capability.VIEW) -> tuple[Team, Membership]:
+    team = Team.objects.filter(slug=slug).first()
+    if team is None:
+        raise Http404("No such team.")
+    return team, require_membership(user, team, capability)
+
+
+def labelset_get(*, team: Team, pk: int) -> LabelSet:
+    label_set = LabelSet.objects.filter(team=team, pk=pk).select_related("decided_by").first()
+    if label_set is None:
+        raise Http404("No such label set.")
+    return label_set
+
+
+def queue_get(*, team: Team, pk: int) -> ReviewQueue:
+    queue = (
+        ReviewQueue.objects.filter(label_set__team=team, pk=pk).select_related("label_set").first()
+    )
+    if queue is None:
+        raise Http404("No such queue.")
+    return queue
+
+
+def labelset_list(*, team: Team) -> QuerySet[LabelSet]:
+    return (
+        LabelSet.objects.filter(team=team)
+        .select_related("decided_by")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def dashboard_panel(*, team: Team, membership: Membership) -> dict[str, Any]:
+    sets = list(labelset_list(team=team)[:5])
+    return {
+        "id": "labelling",
+        "title": "Label sets",
+        "url": reverse("labelset_list", args=[team.slug]),
+        "template": "labelling/panel.html",
+        "label_sets": sets,
+        "team": team,
+    }
+
+
+# ------------------------------------------------------------------------ filtering
+
+
+@dataclass(frozen=True)
+class Filters:
+    """A slice of a label set: empty strings mean "all"."""
+
+    judge: str = ""
+    principle: str = ""
+    category: str = ""
+
+    def q(self, prefix: str = "") -> Q:
+        q = Q()
+        if self.judge:
+            q &= Q(**{f"{prefix}judge": self.judge})
+        if self.principle:
+            q &= Q(**{f"{prefix}principle_key": _unslice(self.principle)})
+        if self.category:
+            q &= Q(**{f"{prefix}category": _unslice(self.category)})
+        return q
+
+    def comparison_q(self, prefix: str = "") -> Q:
+        """The same slice for comparisons and reviews (judge does not apply to people)."""
+        q = Q()
+        if self.principle:
+            q &= Q(**{f"{prefix}principle_key": _unslice(self.principle)})
+        if self.category:
+            q &= Q(**{f"{prefix}category": _unslice(self.category)})
+        return q
+
+    @property
+    def active(self) -> bool:
+        return bool(self.judge or self.principle or self.category)
+
+
+def _unslice(value: str) -> str:
+    return "" if value == stats.UNSET_SLICE else value
+
+
+def _slice_name(value: str | None) -> str:
+    return value if value else stats.UNSET_SLICE
+
+
+# ----------------------------------------------------------------------- statistics
+
+
+@dataclass(frozen=True)
+class AuditSummary:
+    """The team's approval gate applied to the in-app reviews of a label set."""
+
+    agreement: stats.Agreement
+    n_reviews: int
+    min_agreement: float
+    min_reviews: int
+    passes: bool
+    shortfalls: tuple[str, ...]
+
+    @property
+    def summary_line(self) -> str:
+        p = self.agreement.percent
+        rate = "n/a" if p.rate is None else f"{p.rate:.1%}"
+        return f"audited agreement {rate} over n = {p.n} (gate: ≥ {self.min_agreement:.0%}, n ≥ {self.min_reviews})"
+
+
+@dataclass(frozen=True)
+class SliceRow:
+    value: str
+    position_bias: stats.PositionBias
+    agreement: stats.Agreement
+
+
+@dataclass(frozen=True)
+class LabelSetStatistics:
+    label_set: LabelSet
+    filters: Filters
+    position_bias: stats.PositionBias
+    agreements: dict[str, stats.Agreement]
+    accuracy: stats.OrderAveragedAccuracy
+    human: stats.HumanAgreement
+    calibration: list[stats.CalibrationBin]
+    audit: AuditSummary
+    by: str = ""
+    slices: list[SliceRow] = field(default_factory=list)
+
+
+def slice_options(label_set: LabelSet) -> dict[str, list[str]]:
+    rows = AILabelTally.objects.filter(label_set=label_set).values_list(
+        "judge", "principle_key", "category"
+    )
+    judges, principles, categories = set(), set(), set()
+    for judge, principle, category in rows:
+        judges.add(judge)
+        principles.add(_slice_name(principle))
+        categories.add(_slice_name(category))
+    return {
+        "judge": sorted(judges),
+        "principle": sorted(principles),
+        "category": sorted(categories),
+    }
+
+
+def _position_bias_by(
+    label_set: LabelSet, filters: Filters, by: str = ""
+) -> dict[str, stats.PositionBias]:
+    """Position bias from the tallies, for the whole slice ("") or per value of ``by``."""
+    field_name = SLICE_FIELDS.get(by)
+    tables: dict[str, dict] = defaultdict(lambda: defaultdict(int))
+    probs: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+    rows = AILabelTally.objects.filter(Q(label_set=label_set) & filters.q()).values_list(
+        "judge",
+        "principle_key",
+        "category",
+        "verdict_ab",
+        "verdict_ba",
+        "n",
+        "n_p_ab",
+        "sum_p_ab",
+        "n_p_ba",
+        "sum_p_ba",
+    )
+    for judge, principle, category, v_ab, v_ba, n, n_ab, s_ab, n_ba, s_ba in rows:
+        values = {"judge": judge, "principle_key": principle, "category": category}
+        key = _slice_name(values[field_name]) if field_name else ""
+        tables[key][(v_ab, v_ba)] += n
+        # P(first slot): p_a_ab in order AB, 1 - p_a_ba in order BA.
+        probs[key][0] += n_ab + n_ba
+        probs[key][1] += s_ab + (n_ba - s_ba)
+    if not tables and not field_name:
+        tables[""] = defaultdict(int)
+    out = {}
+    for key in sorted(tables):
+        n_prob, total = probs[key]
+        mean = None if not n_prob else min(1.0, max(0.0, total / n_prob))
+        out[key] = stats.position_bias_from_counts(
+            tables[key], mean_p_first=mean, n_prob=int(n_prob)
+        )
+    return out
+
+
+def _agreement_counts(
+    label_set: LabelSet, filters: Filters, by: str = ""
+) -> dict[str, dict[str, dict]]:
+    """{slice: {source: {(ai, human): n}}} over reviewed comparisons, plus the unreviewed as (None, None)."""
+    field_name = SLICE_FIELDS.get(by)
+    group = ["verdict_ab", "verdict_ba", "final", "comparison__human_verdict"]
+    if field_name:
+        group.append(field_name)
+    rows = (
+        AILabel.objects.filter(Q(label_set=label_set, comparison__review_count__gt=0) & filters.q())
+        .values(*group)
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    out: dict[str, dict[str, dict]] = defaultdict(
+        lambda: {"ab": defaultdict(int), "ba": defaultdict(int), "debiased": defaultdict(int)}
+    )
+    for row in rows:
+        key = _slice_name(row[field_name]) if field_name else ""
+        human, n = row["comparison__human_verdict"], row["n"]
+        out[key]["ab"][(row["verdict_ab"], human)] += n
+        out[key]["ba"][(row["verdict_ba"], human)] += n
+        out[key]["debiased"][(row["final"], human)] += n
+    return out
+
+
+def _calibration(label_set: LabelSet, filters: Filters) -> list[stats.CalibrationBin]:
+    """``stats.calibration`` computed in SQL: the same bins, edges and agreement rule."""
+    edges = np.linspace(0.5, 1.0, CALIBRATION_BINS + 1)
+    # searchsorted(edges, conf, "right") - 1, clipped: the highest edge the confidence reaches.
+    bin_expr = Case(
+        *[
+            When(confidence__gte=float(edges[b]), then=b)
+            for b in range(CALIBRATION_BINS - 1, 0, -1)
+        ],
+        default=0,
+        output_field=IntegerField(),
+    )
+    agree_expr = Case(
+        When(
+            Q(p_debiased__gt=0.5, comparison__human_verdict="a")
+            | Q(p_debiased__lt=0.5, comparison__human_verdict="b"),
+            then=1,
+        ),
+        default=0,
+        output_field=IntegerField(),
+    )
+    rows = (
+        AILabel.objects.filter(
+            Q(label_set=label_set, comparison__review_count__gt=0, p_debiased__isnull=False)
+            & ~Q(p_debiased=0.5)
+            & Q(comparison__human_verdict__in=("a", "b"))
+            & filters.q()
+        )
+        .annotate(bin=bin_expr)
+        .values("bin")
+        .annotate(n=Count("id"), k=Sum(agree_expr), conf=Sum("confidence"))
+        .order_by()
+    )
+    by_bin = {r["bin"]: r for r in rows}
+    out = []
+    for b in range(CALIBRATION_BINS):
+        r = by_bin.get(b)
+        n, k = (r["n"], int(r["k"] or 0)) if r else (0, 0)
+        rate = stats.wilson_rate(k, n)
+        out.append(
+            stats.CalibrationBin(
+                lo=float(edges[b]),
+                hi=float(edges[b + 1]),
+                n=n,
+                mean_confidence=(r["conf"] / n) if n else None,
+                human_agreement_rate=rate.rate,
+                ci=(rate.ci_low, rate.ci_high) if n else None,
+                k=k,
+            )
+        )
+    return out
+
+
+def _human_agreement(label_set: LabelSet, filters: Filters) -> stats.HumanAgreement:
+    rows = HumanReview.objects.filter(
+        Q(label_set=label_set, comparison__review_count__gte=2)
+        & filters.comparison_q("comparison__")
+    ).values_list("comparison_id", "reviewer_name", "verdict")
+    seen: set[tuple[int, str]] = set()
+    reviews = []
+    for cid, name, verdict in rows.order_by("comparison_id", "pk"):
+        if (cid, name) in seen:  # an app user who shares an imported annotator's name
+            continue
+        seen.add((cid, name))
+        reviews.append((str(cid), name, verdict))
+    return stats.human_agreement(reviews)
+
+
+def audit_summary(label_set: LabelSet) -> AuditSummary:
+    """Agreement of the set's final (debiased) AI label with each in-app review."""
+    rows = (
+        HumanReview.objects.filter(label_set=label_set, source=HumanReview.Source.APP)
+        .values("verdict", "comparison__ai_labels__final")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts: dict[tuple, int] = defaultdict(int)
+    n_reviews = 0
+    for r in rows:
+        counts[(r["comparison__ai_labels__final"], r["verdict"])] += r["n"]
+        n_reviews += r["n"]
+    agreement = stats.agreement_from_counts(counts, "debiased")
+    team = label_set.team
+    shortfalls = []
+    p = agreement.percent
+    if p.n < team.min_audit_reviews:
+        shortfalls.append(
+            f"{p.n} audited comparison(s) with an a/b/tie verdict, the team requires {team.min_audit_reviews}"
+        )
+    if p.rate is None or p.rate < team.min_audit_agreement:
+        got = "no agreement yet" if p.rate is None else f"agreement {p.rate:.1%}"
+        shortfalls.append(f"{got}, the team requires {team.min_audit_agreement:.0%}")
+    return AuditSummary(
+        agreement=agreement,
+        n_reviews=n_reviews,
+        min_agreement=team.min_audit_agreement,
+        min_reviews=team.min_audit_reviews,
+        passes=not shortfalls,
+        shortfalls=tuple(shortfalls),
+    )
+
+
+def _order_averaged(ab: stats.Agreement, ba: stats.Agreement) -> stats.OrderAveragedAccuracy:
+    n = ab.percent.n + ba.percent.n
+    acc = None if n == 0 else (ab.percent.k + ba.percent.k) / n
+    return stats.OrderAveragedAccuracy(ab=ab.percent, ba=ba.percent, accuracy=acc)
+
+
+def labelset_statistics(
+    label_set: LabelSet, filters: Filters | None = None, by: str = ""
+) -> LabelSetStatistics:
+    """Every figure the statistics page, the command and the audit show, for one slice."""
+    filters = filters or Filters()
+    if by and by not in SLICE_FIELDS:
+        raise ValueError(f"by must be one of {', '.join(SLICE_FIELDS)}")
+    bias = _position_bias_by(label_set, filters)[""]
+    counts = _agreement_counts(label_set, filters).get("")
+    if counts is None:
+        counts = {"ab": {}, "ba": {}, "debiased": {}}
+    reviewed = sum(counts["ab"].values())
+    agreements = {}
+    for source in ("ab", "ba", "debiased"):
+        c = dict(counts[source])
+        if bias.n - reviewed:
+            c[(None, None)] = c.get((None, None), 0) + bias.n - reviewed
+        agreements[source] = stats.agreement_from_counts(c, source)
+    slices = []
+    if by:
+        bias_by = _position_bias_by(label_set, filters, by)
+        agree_by = _agreement_counts(label_set, filters, by)
+        for value, pb in bias_by.items():
+            c = dict(agree_by[value]["debiased"]) if value in agree_by else {}
+            missing = pb.n - sum(c.values())
+            if missing:
+                c[(None, None)] = c.get((None, None), 0) + missing
+            slices.append(SliceRow(value, pb, stats.agreement_from_counts(c, "debiased")))
+    return LabelSetStatistics(
+        label_set=label_set,
+        filters=filters,
+        position_bias=bias,
+        agreements=agreements,
+        accuracy=_order_averaged(agreements["ab"], agreements["ba"]),
+        human=_human_agreement(label_set, filters),
+        calibration=_calibration(label_set, filters),
+        audit=audit_summary(label_set),
+        by=by,
+        slices=slices,
+    )
+
+
+# ---------------------------------------------------------------------------- review
+
+
+def _reviewed_by(user):
+    return Exists(HumanReview.objects.filter(reviewer=user, comparison=OuterRef("comparison")))
+
+
+def queue_next_item(queue: ReviewQueue, user) -> QueueItem | None:
+    """The first item of the queue this user has not reviewed."""
+    return (
+        QueueItem.objects.filter(queue=queue)
+        .filter(~_reviewed_by(user))
+        .order_by("position")
+        .first()
+    )
+
+
+def queue_item_at(queue: ReviewQueue, position: int) -> QueueItem:
+    item = (
+        QueueItem.objects.filter(queue=queue, position=position)
+        .select_related("comparison__principle__category")
+        .first()
+    )
+    if item is None:
+        raise Http404("No such item.")
+    return item
+
+
+def queue_progress(queue: ReviewQueue, user) -> dict[str, int]:
+    agg = QueueItem.objects.filter(queue=queue).aggregate(
+        total=Count("id"),
+        done=Count(
+            "id",
+            filter=Q(
+                Exists(HumanReview.objects.filter(reviewer=user, comparison=OuterRef("comparison")))
+            ),
+        ),
+    )
+    return {"total": agg["total"], "done": agg["done"]}
+
+
+def queue_list(label_set: LabelSet) -> QuerySet[ReviewQueue]:
+    return (
+        ReviewQueue.objects.filter(label_set=label_set)
+        .select_related("created_by")
+        .annotate(items_count=Count("items"))
+        .order_by("-created_at", "-pk")
+    )
+
+
+# ---------------------------------------------------------------------------- export
+
+
+def export_records(label_set: LabelSet, chunk: int = 2000) -> Iterator[formats.LabelRecord]:
+    """Every AI label of the set as a LabelRecord, with all human labels (our JSONL format)."""
+    ids = list(
+        Comparison.objects.filter(label_set=label_set).order_by("pk").values_list("pk", flat=True)
+    )
+    for start in range(0, len(ids), chunk):
+        part = ids[start : start + chunk]
+        comparisons = Comparison.objects.filter(pk__in=part).order_by("pk")
+        labels: dict[int, list[AILabel]] = defaultdict(list)
+        for lab in AILabel.objects.filter(comparison_id__in=part).order_by(
+            "comparison_id", "judge"
+        ):
+            labels[lab.comparison_id].append(lab)
+        humans: dict[int, list[HumanReview]] = defaultdict(list)
+        for rev in HumanReview.objects.filter(comparison_id__in=part).order_by(
+            "comparison_id", "pk"
+        ):
+            humans[rev.comparison_id].append(rev)
+        for c in comparisons:
+            revs = humans[c.pk]
+            human = None
+            hl: tuple[formats.HumanLabel, ...] = ()
+            if (
+                len(revs) == 1
+                and revs[0].source == HumanReview.Source.IMPORT
+                and revs[0].reviewer_name == "imported"
+            ):
+                human = revs[0].verdict
+            else:
+                hl = tuple(
+                    formats.HumanLabel(reviewer=r.reviewer_name, verdict=r.verdict) for r in revs
+                )
+            labs = labels[c.pk] or [None]
+            for lab in labs:
+                rid = c.external_id if len(labs) == 1 else f"{c.external_id}@{lab.judge}"
+                yield formats.LabelRecord(
+                    id=rid,
+                    prompt=c.prompt,
+                    response_a=c.response_a,
+                    response_b=c.response_b,
+                    judge=lab.judge if lab else formats.NO_JUDGE,
+                    verdict_ab=lab.verdict_ab if lab else None,
+                    verdict_ba=lab.verdict_ba if lab else None,
+                    p_a_ab=lab.p_a_ab if lab else None,
+                    p_a_ba=lab.p_a_ba if lab else None,
+                    human=human,
+                    humans=hl,
+                    principle=c.principle_key or None,
+                    metadata=c.metadata or {},
+                )

@@ -1,0 +1,474 @@
+"""Label sets, imports, exports, review queues, the review screen and the statistics page.
+
+Every view resolves the team through ``selectors.team_for_user`` first, so outsiders
+get 404 and members without the capability 403, by construction. htmx requests get
+the page's partial; every action is also a plain form that works without JavaScript.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from cai_web.models import Capability
+
+from . import charts, formats, selectors, services, stats
+from .forms import (
+    AuditSettingsForm,
+    DecisionForm,
+    ImportForm,
+    QueueForm,
+    ReviewForm,
+    SampleSizeForm,
+    StatsFilterForm,
+)
+from .models import HumanReview, LabelSet
+
+
+def _render(
+    request: HttpRequest, template: str, partial: str, context: dict, status: int = 200
+) -> HttpResponse:
+    name = f"{template}#{partial}" if request.htmx else template
+    response = render(request, name, context, status=status)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+# ------------------------------------------------------------------------ label sets
+
+
+@require_GET
+def labelset_list(request: HttpRequest, slug: str) -> HttpResponse:
+    team, membership = selectors.team_for_user(request.user, slug)
+    return render(
+        request,
+        "labelling/labelset_list.html",
+        {
+            "team": team,
+            "membership": membership,
+            "label_sets": selectors.labelset_list(team=team),
+            "can_import": membership.can(Capability.LAUNCH_RUNS),
+            "can_configure": membership.can(Capability.MANAGE_MEMBERS),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def labelset_import(request: HttpRequest, slug: str) -> HttpResponse:
+    team, membership = selectors.team_for_user(request.user, slug, Capability.LAUNCH_RUNS)
+    problems: list[str] = []
+    status = 200
+    if request.method == "POST":
+        form = ImportForm(request.POST, request.FILES, team=team)
+        if form.is_valid():
+            d = form.cleaned_data
+            try:
+                label_set = services.labelset_import(
+                    team=team,
+                    user=request.user,
+                    name=d["name"],
+                    fmt=d["fmt"],
+                    data=d["file"].read(),
+                    judge=d["judge"],
+                    dataset_name=d["dataset_name"],
+                    principle_version=d["principle_version"],
+                    description=d["description"],
+                )
+            except formats.LabelFormatError as exc:
+                problems = exc.problems
+            except services.LabellingError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(
+                    request,
+                    f"Imported {label_set.comparison_count} comparison(s) and "
+                    f"{label_set.ai_label_count} AI label(s).",
+                )
+                return redirect("labelset_detail", slug=team.slug, pk=label_set.pk)
+        status = 400
+    else:
+        form = ImportForm(team=team)
+    return render(
+        request,
+        "labelling/labelset_import.html",
+        {
+            "team": team,
+            "membership": membership,
+            "form": form,
+            "problems": problems,
+            "problems_shown": problems[:200],
+        },
+        status=status,
+    )
+
+
+@require_GET
+def labelset_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    team, membership = selectors.team_for_user(request.user, slug)
+    label_set = selectors.labelset_get(team=team, pk=pk)
+    return render(
+        request,
+        "labelling/labelset_detail.html",
+        {
+            "team": team,
+            "membership": membership,
+            "label_set": label_set,
+            "audit": selectors.audit_summary(label_set),
+            "queues": selectors.queue_list(label_set),
+            "overrides": label_set.overrides.select_related("user")[:10],
+            "can_review": membership.can(Capability.REVIEW_LABELS),
+            "can_approve": membership.can(Capability.APPROVE_LABELS),
+            "decision_form": DecisionForm(),
+        },
+    )
+
+
+@require_POST
+def labelset_decide(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    team, _ = selectors.team_for_user(request.user, slug, Capability.APPROVE_LABELS)
+    label_set = selectors.labelset_get(team=team, pk=pk)
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose approve or reject.")
+        return redirect("labelset_detail", slug=team.slug, pk=pk)
+    try:
+        if form.cleaned_data["action"] == "approve":
+            services.labelset_approve(
+                label_set=label_set, user=request.user, reason=form.cleaned_data["reason"]
+            )
+            messages.success(request, f"{label_set.name} is approved.")
+        else:
+            services.labelset_reject(
+                label_set=label_set, user=request.user, reason=form.cleaned_data["reason"]
+            )
+            messages.success(request, f"{label_set.name} is rejected.")
+    except services.LabellingError as exc:
+        messages.error(request, str(exc))
+    return redirect("labelset_detail", slug=team.slug, pk=pk)
+
+
+@require_GET
+def labelset_export(request: HttpRequest, slug: str, pk: int, fmt: str) -> HttpResponse:
+    team, _ = selectors.team_for_user(request.user, slug)
+    label_set = selectors.labelset_get(team=team, pk=pk)
+    if fmt not in ("jsonl", "csv"):
+        return HttpResponse("Export as .jsonl or .csv.", status=404, content_type="text/plain")
+
+    def chunks():
+        batch: list[formats.LabelRecord] = []
+        header = True
+        for record in selectors.export_records(label_set):
+            batch.append(record)
+            if len(batch) == 1000:
+                yield _encode(fmt, batch, header)
+                header, batch = False, []
+        if batch or header:
+            yield _encode(fmt, batch, header)
+
+    content_type = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
+    response = StreamingHttpResponse(chunks(), content_type=f"{content_type}; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="labelset-{label_set.pk}.{fmt}"'
+    return response
+
+
+def _encode(fmt: str, batch: list[formats.LabelRecord], header: bool) -> bytes:
+    if fmt == "jsonl":
+        return formats.export_jsonl(batch).encode()
+    text = formats.export_csv(batch)
+    if not header:
+        text = text.split("\n", 1)[1]
+    return text.encode()
+
+
+@require_http_methods(["GET", "POST"])
+def audit_settings(request: HttpRequest, slug: str) -> HttpResponse:
+    team, membership = selectors.team_for_user(request.user, slug, Capability.MANAGE_MEMBERS)
+    if request.method == "POST":
+        form = AuditSettingsForm(request.POST, instance=team)
+        if form.is_valid():
+            services.team_audit_settings_update(
+                team=team,
+                min_audit_agreement=form.cleaned_data["min_audit_agreement"],
+                min_audit_reviews=form.cleaned_data["min_audit_reviews"],
+            )
+            messages.success(request, "Approval gate saved.")
+            return redirect("labelset_list", slug=team.slug)
+    else:
+        form = AuditSettingsForm(instance=team)
+    return render(
+        request, "labelling/settings.html", {"team": team, "membership": membership, "form": form}
+    )
+
+
+# ------------------------------------------------------------------------ statistics
+
+
+@require_GET
+def labelset_stats(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    team, membership = selectors.team_for_user(request.user, slug)
+    label_set = selectors.labelset_get(team=team, pk=pk)
+    options = selectors.slice_options(label_set)
+    form = StatsFilterForm(request.GET or None, options=options)
+    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    filters = selectors.Filters(
+        judge=data.get("judge", ""),
+        principle=data.get("principle", ""),
+        category=data.get("category", ""),
+    )
+    s = selectors.labelset_statistics(label_set, filters, by=data.get("by", ""))
+    pb = s.position_bias
+    ag = s.agreements
+    context = {
+        "team": team,
+        "membership": membership,
+        "label_set": label_set,
+        "form": form,
+        "s": s,
+        "bias_chart": charts.rate_bars(
+            [
+                ("consistent", pb.consistency),
+                ("biased to first", pb.biased_first),
+                ("biased to second", pb.biased_second),
+                ("no verdict", pb.error),
+            ],
+            title="Position bias (Zheng et al. 2023)",
+        ),
+        "agreement_chart": charts.rate_bars(
+            [
+                ("order AB only", ag["ab"].percent),
+                ("order BA only", ag["ba"].percent),
+                (f"debiased ({label_set.rule})", ag["debiased"].percent),
+                ("audit (in-app reviews)", s.audit.agreement.percent),
+            ],
+            title="AI–human agreement",
+            reference=label_set.team.min_audit_agreement,
+        ),
+        "reliability_chart": charts.reliability(s.calibration),
+        "confusions": [
+            (name, a, _confusion_rows(a))
+            for name, a in (("ab", ag["ab"]), ("ba", ag["ba"]), ("debiased", ag["debiased"]))
+        ],
+    }
+    return _render(request, "labelling/labelset_stats.html", "stats", context)
+
+
+def _confusion_rows(a: stats.Agreement) -> list[tuple[str, list[tuple[int, str]], int]]:
+    total = sum(sum(r) for r in a.confusion)
+    return [
+        (label, [(c, charts.heat(c, total)) for c in row], sum(row))
+        for label, row in zip(a.labels, a.confusion, strict=True)
+    ]
+
+
+# ---------------------------------------------------------------------------- queues
+
+
+@require_http_methods(["GET", "POST"])
+def queue_create(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    team, membership = selectors.team_for_user(request.user, slug, Capability.REVIEW_LABELS)
+    label_set = selectors.labelset_get(team=team, pk=pk)
+    status = 200
+    if request.method == "POST":
+        form = QueueForm(request.POST)
+        if form.is_valid():
+            try:
+                queue = services.queue_create(
+                    label_set=label_set,
+                    user=request.user,
+                    strategy=form.cleaned_data["strategy"],
+                    sample_size=form.cleaned_data["sample_size"],
+                    seed=form.cleaned_data["seed"],
+                )
+            except services.LabellingError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(
+                    request, f"Queue built: {queue.items.count()} item(s), seed {queue.seed}."
+                )
+                return redirect("queue_detail", slug=team.slug, pk=queue.pk)
+        status = 400
+    else:
+        form = QueueForm()
+    calc = SampleSizeForm(request.GET if "halfwidth" in request.GET else None)
+    return render(
+        request,
+        "labelling/queue_create.html",
+        {
+            "team": team,
+            "membership": membership,
+            "label_set": label_set,
+            "form": form,
+            **_sample_size_context(calc, label_set),
+        },
+        status=status,
+    )
+
+
+def _sample_size_context(calc: SampleSizeForm, label_set: LabelSet) -> dict:
+    needed = None
+    if not calc.is_bound:
+        calc = SampleSizeForm(initial={"halfwidth": 0.05, "confidence": 0.95, "expected": 0.5})
+        needed = stats.sample_size_for_halfwidth(
+            0.05, 0.5, 0.95, population=label_set.comparison_count or None
+        )
+    elif calc.is_valid():
+        d = calc.cleaned_data
+        needed = stats.sample_size_for_halfwidth(
+            d["halfwidth"],
+            d["expected"],
+            d["confidence"],
+            population=label_set.comparison_count or None,
+        )
+    return {"calc": calc, "needed": needed}
+
+
+@require_GET
+def sample_size(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    team, membership = selectors.team_for_user(request.user, slug, Capability.REVIEW_LABELS)
+    label_set = selectors.labelset_get(team=team, pk=pk)
+    if not request.htmx:
+        return redirect(
+            reverse("queue_create", args=[team.slug, pk]) + "?" + request.GET.urlencode()
+        )
+    context = {
+        "team": team,
+        "label_set": label_set,
+        **_sample_size_context(SampleSizeForm(request.GET), label_set),
+    }
+    return _render(request, "labelling/queue_create.html", "calculator", context)
+
+
+@require_GET
+def queue_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    team, membership = selectors.team_for_user(request.user, slug)
+    queue = selectors.queue_get(team=team, pk=pk)
+    return render(
+        request,
+        "labelling/queue_detail.html",
+        {
+            "team": team,
+            "membership": membership,
+            "queue": queue,
+            "label_set": queue.label_set,
+            "progress": selectors.queue_progress(queue, request.user),
+            "can_review": membership.can(Capability.REVIEW_LABELS),
+            "items": queue.items.select_related("comparison").order_by("position")[:50],
+        },
+    )
+
+
+@require_POST
+def queue_rebuild(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    team, _ = selectors.team_for_user(request.user, slug, Capability.REVIEW_LABELS)
+    queue = selectors.queue_get(team=team, pk=pk)
+    services.queue_rebuild(queue=queue)
+    messages.success(request, f"Queue rebuilt from seed {queue.seed}.")
+    return redirect("queue_detail", slug=team.slug, pk=queue.pk)
+
+
+# ---------------------------------------------------------------------------- review
+
+
+@require_GET
+def review_next(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    team, membership = selectors.team_for_user(request.user, slug, Capability.REVIEW_LABELS)
+    queue = selectors.queue_get(team=team, pk=pk)
+    item = selectors.queue_next_item(queue, request.user)
+    if item is None:
+        url = reverse("queue_detail", args=[team.slug, queue.pk])
+        if request.htmx:
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = url
+            return response
+        messages.success(request, "You have reviewed every item in this queue.")
+        return redirect(url)
+    url = reverse("review_item", args=[team.slug, queue.pk, item.position])
+    if not request.htmx:
+        return redirect(url)
+    response = _review_response(request, team, membership, queue, item.position)
+    response["HX-Push-Url"] = url
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def review_item(request: HttpRequest, slug: str, pk: int, position: int) -> HttpResponse:
+    team, membership = selectors.team_for_user(request.user, slug, Capability.REVIEW_LABELS)
+    queue = selectors.queue_get(team=team, pk=pk)
+    if request.method == "POST":
+        item = selectors.queue_item_at(queue, position)
+        form = ReviewForm(request.POST)
+        if not form.is_valid():
+            return _review_response(
+                request, team, membership, queue, position, form=form, status=400
+            )
+        d = form.cleaned_data
+        rendered_at = d.get("rendered_at")
+        try:
+            _, created = services.review_submit(
+                queue=queue,
+                comparison=item.comparison,
+                reviewer=request.user,
+                choice=d["choice"],
+                flag_harmful=d["flag_harmful"],
+                flag_principle_misapplied=d["flag_principle_misapplied"],
+                flag_ai_wrong=d["flag_ai_wrong"],
+                note=d["note"],
+                seconds_spent=None if rendered_at is None else time.time() - rendered_at,
+            )
+        except services.LabellingError as exc:
+            form.add_error(None, str(exc))
+            return _review_response(
+                request, team, membership, queue, position, form=form, status=400
+            )
+        if not created:
+            messages.info(request, "You had already reviewed this item; your first answer stands.")
+        if not request.htmx:
+            return redirect("review_item", slug=team.slug, pk=queue.pk, position=position)
+    return _review_response(request, team, membership, queue, position)
+
+
+def _review_response(
+    request, team, membership, queue, position, *, form=None, status=200
+) -> HttpResponse:
+    item = selectors.queue_item_at(queue, position)
+    c = item.comparison
+    order = services.shown_order_for(
+        seed=queue.seed, reviewer_id=request.user.pk, comparison_id=c.pk
+    )
+    left, right = (c.response_a, c.response_b) if order == "ab" else (c.response_b, c.response_a)
+    review = HumanReview.objects.filter(comparison=c, reviewer=request.user).first()
+    context = {
+        "team": team,
+        "membership": membership,
+        "queue": queue,
+        "item": item,
+        "comparison": c,
+        "left": left,
+        "right": right,
+        "principle_text": (c.principle.comparison_question or c.principle.critique_request)
+        if c.principle
+        else "",
+        "progress": selectors.queue_progress(queue, request.user),
+        "review": review,
+        "form": form,
+        "rendered_at": f"{time.time():.3f}",
+    }
+    if review is not None:
+        # Revealed only now: the AI's verdicts and probabilities, in canonical a/b.
+        context["order"] = order
+        context["left_is"], context["right_is"] = ("a", "b") if order == "ab" else ("b", "a")
+        labels = list(c.ai_labels.order_by("judge"))
+        context["ai_labels"] = [
+            {
+                "label": lab,
+                "disagrees": review.verdict != "both_bad" and lab.final != review.verdict,
+            }
+            for lab in labels
+        ]
+    return _render(request, "labelling/review_item.html", "item", context, status=status)
