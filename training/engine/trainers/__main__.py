@@ -1,0 +1,47 @@
+"""``python -m training.engine.trainers {sft,dpo,reward} --config run.json|yaml``.
+
+Works the same under ``accelerate launch --num_processes N -m training.engine.trainers ...``:
+every process builds the trainer, accelerate shards the batches, and only the main
+process prints the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict
+
+from training.engine.trainers import run
+from training.engine.trainers.config import CONFIG_CLASSES, load_recipe
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m training.engine.trainers")
+    parser.add_argument("trainer", choices=sorted(CONFIG_CLASSES))
+    parser.add_argument("--config", required=True, help="JSON or YAML config/recipe file")
+    parser.add_argument("--output-dir", help="override output_dir")
+    parser.add_argument("--max-steps", type=int, help="override max_steps")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    overrides: dict[str, object] = {"trainer": args.trainer}
+    if args.output_dir:
+        overrides["output_dir"] = args.output_dir
+    if args.max_steps:
+        overrides["max_steps"] = args.max_steps
+    config = load_recipe(args.config, **overrides)
+    result = run(config)
+    if int(os.environ.get("RANK", "0")) == 0:
+        summary = asdict(result)
+        summary["metrics_history"] = summary["metrics_history"][-3:]
+        json.dump(summary, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
