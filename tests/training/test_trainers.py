@@ -39,7 +39,9 @@ def sft_file(tmp_path: Path) -> Path:
     rows = [
         {
             "prompt": _messages(p),
-            "completion": [{"role": "assistant", "content": f"Here is a calm, safe answer about: {p}"}],
+            "completion": [
+                {"role": "assistant", "content": f"Here is a calm, safe answer about: {p}"}
+            ],
         }
         for p in PROMPTS
     ]
@@ -190,7 +192,9 @@ def test_metrics_callback_hands_every_log_to_the_sink(tiny_model_dir, pairs_file
     assert all(isinstance(v, float) for _, m in seen for v in m.values())
 
 
-def test_a_stopped_run_keeps_its_checkpoint_and_resumes_to_the_end(tiny_model_dir, sft_file, tmp_path):
+def test_a_stopped_run_keeps_its_checkpoint_and_resumes_to_the_end(
+    tiny_model_dir, sft_file, tmp_path
+):
     from training.engine.trainers.sft import main
 
     config = SFTConfigCAI(
@@ -260,17 +264,20 @@ def test_the_shipped_recipes_load(name):
     assert config.max_steps >= 1 and config.model_path
 
 
-def test_the_cli_runs_a_recipe(tiny_model_dir, pairs_file, tmp_path, capsys):
+def test_the_cli_runs_a_recipe(tiny_model_dir, pairs_file, tmp_path):
     from training.engine.trainers.__main__ import main
 
     recipe = tmp_path / "run.json"
     recipe.write_text(
         json.dumps(
-            {**_common(tiny_model_dir, tmp_path / "run"), "max_steps": 1, "pairs_path": str(pairs_file)}
+            {
+                **_common(tiny_model_dir, tmp_path / "run"),
+                "max_steps": 1,
+                "pairs_path": str(pairs_file),
+            }
         )
     )
-    assert main(["dpo", "--config", str(recipe)]) == 0
-    out = capsys.readouterr().out
-    # The trainer prints its logs first; the summary is the last (indented) JSON object.
-    printed = json.loads(out[out.rindex("{\n") :])
+    summary = tmp_path / "summary.json"
+    assert main(["dpo", "--config", str(recipe), "--summary", str(summary)]) == 0
+    printed = json.loads(summary.read_text())
     assert printed["global_step"] == 1 and printed["final_dir"].endswith("final")

@@ -23,6 +23,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--config", required=True, help="JSON or YAML config/recipe file")
     parser.add_argument("--output-dir", help="override output_dir")
     parser.add_argument("--max-steps", type=int, help="override max_steps")
+    parser.add_argument("--summary", help="also write the result summary as JSON to this file")
     return parser.parse_args(argv)
 
 
@@ -38,8 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     if int(os.environ.get("RANK", "0")) == 0:
         summary = asdict(result)
         summary["metrics_history"] = summary["metrics_history"][-3:]
-        json.dump(summary, sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
+        text = json.dumps(summary, indent=2, default=str)
+        sys.stdout.write(text + "\n")
+        if args.summary:
+            with open(args.summary, "w", encoding="utf-8") as handle:
+                handle.write(text)
     return 0
 
 
