@@ -46,7 +46,9 @@ def hand_records() -> list[LabelRecord]:
             p_a_ba=pba,
             human=human,
             principle=principle,
-            metadata={"category": "safety" if principle == "harm" else "truth"} if principle else {},
+            metadata={"category": "safety" if principle == "harm" else "truth"}
+            if principle
+            else {},
         )
         for rid, ab, ba, pab, pba, human, principle in HAND_ROWS
     ]
@@ -82,7 +84,9 @@ def review_set(team, author):
         )
         for i in range(1, 13)
     ]
-    return services.labelset_create_from_pairs(team=team, user=author, name="To review", records=records)
+    return services.labelset_create_from_pairs(
+        team=team, user=author, name="To review", records=records
+    )
 
 
 @pytest.fixture
@@ -119,4 +123,6 @@ def assert_same(got, expected) -> None:
     """Equal stats results, NaN included (a degenerate kappa table has a NaN std)."""
     import json
 
-    assert json.dumps(got.as_dict(), sort_keys=True) == json.dumps(expected.as_dict(), sort_keys=True)
+    assert json.dumps(got.as_dict(), sort_keys=True) == json.dumps(
+        expected.as_dict(), sort_keys=True
+    )
