@@ -96,7 +96,9 @@ class PromptSet(models.Model):
     class Meta:
         ordering = ["-created_at", "-pk"]
         constraints = [
-            models.UniqueConstraint(fields=["team", "name"], name="unique_prompt_set_name_per_team"),
+            models.UniqueConstraint(
+                fields=["team", "name"], name="unique_prompt_set_name_per_team"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -243,6 +245,8 @@ class RunShard(models.Model):
     end = models.PositiveIntegerField(help_text="Last example index (exclusive).")
     status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
     attempts = models.PositiveIntegerField(default=0)
+    # Times the reaper found this shard's worker gone since the last resume.
+    lost = models.PositiveIntegerField(default=0)
     worker = models.CharField(max_length=200, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -313,9 +317,7 @@ class ExampleRound(models.Model):
     critique_finish = models.CharField(max_length=10, choices=Finish.choices, default=Finish.STOP)
     revision = models.TextField(null=True, blank=True)
     revision_tokens = models.PositiveIntegerField(null=True, blank=True)
-    revision_finish = models.CharField(
-        max_length=10, choices=Finish.choices, null=True, blank=True
-    )
+    revision_finish = models.CharField(max_length=10, choices=Finish.choices, null=True, blank=True)
 
     class Meta:
         ordering = ["example", "round"]
