@@ -99,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--few-shot", action="store_true", help="include the few-shot dialogues")
     parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument(
+        "--no-sort", action="store_true", help="batch in index order, not grouped by length"
+    )
     parser.add_argument("--model", type=Path, default=ROOT / "var/models/smollm2-135m-instruct")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument(
@@ -143,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         revision=params,
         seed=0,
         batch_size=args.batch_size,
+        sort_by_length=not args.no_sort,
     )
     # Warm-up: first-call allocations and lazy imports should count against neither side.
     backend.generate([ChatRequest(answer_messages("Hello"))], dataclasses.replace(params, seed=1))
@@ -166,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         "few_shot": args.few_shot,
         "max_new_tokens": args.max_new_tokens,
         "batch_size": args.batch_size,
+        "sort_by_length": not args.no_sort,
         "batched_seconds": round(batched_s, 2),
         "batched_examples_per_s": round(len(prompts) / batched_s, 3),
         "batched_tokens_per_s": round(report.completion_tokens / batched_s, 1),
