@@ -109,9 +109,9 @@ class Comparison(models.Model):
     flagged_harmful = models.BooleanField(default=False)
     # The human consensus (strict majority of all human reviews), kept up to date by
     # review_submit so AI-human agreement is one GROUP BY.
-    human_verdict = models.CharField(
+    human_verdict = models.CharField(  # noqa: DJ001 (NULL = no verdict, as in stats)
         max_length=8, choices=HumanVerdict.choices, null=True, blank=True
-    )  # noqa: DJ001 (NULL = no verdict, as in stats)
+    )
     review_count = models.PositiveIntegerField(default=0)
 
     class Meta:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from labelling import services
-from labelling.formats import HumanLabel, LabelRecord
+from labelling.formats import LabelRecord
 from labelling.models import ReviewQueue
 from labelling.stats import PairJudgement
 

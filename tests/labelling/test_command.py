@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from labelling import selectors
 
-from .labelling_fixtures import hand_set, ids  # noqa: F401
+from .labelling_fixtures import ids
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from labelling.models import (
     ReviewQueue,
 )
 
-from .labelling_fixtures import HAND_ROWS, hand_set, review_set  # noqa: F401
+from .labelling_fixtures import HAND_ROWS
 
 pytestmark = pytest.mark.django_db
 

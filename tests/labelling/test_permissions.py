@@ -6,8 +6,6 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from .labelling_fixtures import queue, review_set  # noqa: F401
-
 pytestmark = pytest.mark.django_db
 
 ALL = ("owner", "author", "auditor", "viewer")

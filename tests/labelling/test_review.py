@@ -11,8 +11,6 @@ from django.urls import reverse
 from labelling import services
 from labelling.models import AILabel, Comparison, HumanReview, QueueItem
 
-from .labelling_fixtures import queue, review_set  # noqa: F401
-
 pytestmark = pytest.mark.django_db
 
 

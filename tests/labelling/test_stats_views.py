@@ -8,7 +8,7 @@ from django.urls import reverse
 from labelling import formats, selectors, services, stats
 from labelling.templatetags.labelling_tags import fmt_num, fmt_pct
 
-from .labelling_fixtures import JUDGE, assert_same, assert_same_bias, hand_pairs, hand_set, ids  # noqa: F401
+from .labelling_fixtures import JUDGE, assert_same, assert_same_bias, hand_pairs, ids
 
 pytestmark = pytest.mark.django_db
 
@@ -135,7 +135,9 @@ def test_pandalm_annotator_agreement_on_the_page_matches_the_published_kappas(
     client_for, viewer, team, author, shared_data
 ):
     data = (shared_data / "judge-eval" / "pandalm-testset-v1.json").read_bytes()
-    label_set = services.labelset_import(team=team, user=author, name="PandaLM", fmt="pandalm", data=data)
+    label_set = services.labelset_import(
+        team=team, user=author, name="PandaLM", fmt="pandalm", data=data
+    )
     assert label_set.ai_label_count == 0 and label_set.comparison_count == 999
     html = stats_page(client_for(viewer), team, label_set)
     # WeOpenML/PandaLM README: Cohen's kappa 0.85 (#1-#2), 0.88 (#1-#3), 0.86 (#2-#3).

@@ -11,7 +11,7 @@ from django.urls import reverse
 from labelling import formats, services
 from labelling.models import HumanReview, LabelSet, QueueItem, ReviewQueue
 
-from .labelling_fixtures import hand_records, hand_set, queue, review_set  # noqa: F401
+from .labelling_fixtures import hand_records
 
 pytestmark = pytest.mark.django_db
 
