@@ -1,0 +1,115 @@
+"""Write a constitution in a real browser: the htmx editor, live probabilities, publish,
+a second draft and the diff between them."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from constitutions.models import ConstitutionVersion, Principle
+from tests.conftest import PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _add_category(page, name: str, weight: str) -> None:
+    form = page.locator("#add-category form")
+    form.get_by_label("Name").fill(name)
+    form.get_by_label("Weight").fill(weight)
+    form.get_by_role("button", name="Add category").click()
+    page.locator(".category-head h3", has_text=name).wait_for()
+
+
+def _add_principle(page, key: str, category: str, weight: str = "1") -> None:
+    form = page.locator("#add-principle form")
+    form.get_by_label("Key").fill(key)
+    form.get_by_label("Category").select_option(label=category)
+    form.get_by_label("Critique request").fill(f"Point out where the reply fails on {key}.")
+    form.get_by_label("Revision request").fill(f"Rewrite the reply so it does better on {key}.")
+    form.get_by_label("Comparison question").fill(f"Which reply does better on {key}?")
+    form.get_by_label("Weight").fill(weight)
+    form.get_by_role("button", name="Add principle").click()
+    page.locator(f"#probability-table tr[data-key='{key}']").wait_for()
+
+
+def _probability(page, key: str) -> str:
+    return page.locator(f"#probability-table tr[data-key='{key}'] td.num").inner_text()
+
+
+def test_an_author_writes_publishes_and_revises_a_constitution(live_server, page, screenshot, team, author):
+    # Log in through the form.
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill(author.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/t/red-team/$"))
+    screenshot("dashboard")
+
+    # Create a constitution: v1 draft with the four default categories.
+    page.goto(f"{live_server.url}/t/{team.slug}/constitutions/")
+    page.get_by_label("Name").fill("Browser rules")
+    page.get_by_role("button", name="Create constitution").click()
+    page.wait_for_url(re.compile(r"/versions/\d+/$"))
+    assert "Browser rules v1" in page.locator("h1").inner_text()
+    screenshot("new-draft")
+
+    # Two categories, three principles, all through htmx swaps.
+    _add_category(page, "Privacy", "1")
+    _add_category(page, "Accuracy", "1")
+    _add_principle(page, "no-doxxing", "Privacy")
+    _add_principle(page, "no-tracking", "Privacy")
+    _add_principle(page, "cite-sources", "Accuracy")
+    assert _probability(page, "cite-sources") == "50.0%"
+    assert _probability(page, "no-doxxing") == "25.0%"
+    screenshot("three-principles")
+
+    # Change a weight: the table and the chart update without a page reload.
+    page.evaluate("window.__notReloaded = true")
+    chart_before = page.locator("#probability-chart g[data-key='no-doxxing'] rect").get_attribute("width")
+    hash_before = page.locator("#content-hash").inner_text()
+    weight = page.get_by_label("Weight of principle no-doxxing")
+    weight.fill("3")
+    weight.dispatch_event("change")
+    page.wait_for_function(
+        "document.querySelector(\"#probability-table tr[data-key='no-doxxing'] td.num\").innerText === '37.5%'"
+    )
+    assert _probability(page, "no-tracking") == "12.5%"
+    chart_after = page.locator("#probability-chart g[data-key='no-doxxing'] rect").get_attribute("width")
+    assert float(chart_after) > float(chart_before)
+    assert "37.5%" in page.locator("#probability-chart g[data-key='no-doxxing'] title").text_content()
+    assert page.locator("#content-hash").inner_text() != hash_before
+    assert page.evaluate("window.__notReloaded") is True
+    assert Principle.objects.get(key="no-doxxing").weight == 3.0
+    screenshot("weight-changed")
+
+    # Publish v1.
+    page.get_by_label("Changelog").fill("First version")
+    page.get_by_role("button", name="Publish").click()
+    page.locator(".badge.published").wait_for()
+    assert page.locator("input[name=weight]").count() == 0
+    v1 = ConstitutionVersion.objects.get(constitution__name="Browser rules", number=1)
+    assert v1.status == "published" and page.locator("#content-hash").inner_text() == v1.short_hash
+    screenshot("published")
+
+    # Edit creates v2; edit a principle's text in place.
+    page.get_by_role("button", name="Edit (creates a new draft)").click()
+    page.locator("h1", has_text="Browser rules v2").wait_for()
+    principle = Principle.objects.get(version__number=2, key="cite-sources")
+    row = page.locator(f"#principle-{principle.pk}")
+    row.get_by_role("link", name="Edit").click()
+    critique = row.get_by_label("Critique request")
+    critique.fill("Point out every claim in the reply that has no source.")
+    row.get_by_role("button", name="Save principle").click()
+    page.locator(f"#principle-{principle.pk} dd", has_text="has no source").wait_for()
+    assert page.evaluate("window.__notReloaded") is None  # a real navigation happened at publish
+    screenshot("v2-edited")
+
+    # The diff v1 -> v2 shows the change.
+    page.get_by_role("link", name="Compare versions").click()
+    page.locator("#diff-cite-sources").wait_for()
+    inserted = " ".join(page.locator("#diff-cite-sources ins").all_inner_texts())
+    deleted = " ".join(page.locator("#diff-cite-sources del").all_inner_texts())
+    assert "every claim" in inserted and "source" in inserted
+    assert "where" in deleted and "fails" in deleted
+    screenshot("diff")
