@@ -42,7 +42,16 @@ class CategoryInline(_VersionChildInline):
 
 class PrincipleInline(_VersionChildInline):
     model = Principle
-    fields = ["key", "category", "critique_request", "revision_request", "comparison_question", "weight", "enabled", "order"]
+    fields = [
+        "key",
+        "category",
+        "critique_request",
+        "revision_request",
+        "comparison_question",
+        "weight",
+        "enabled",
+        "order",
+    ]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         # Only the categories of the version being edited.
@@ -54,7 +63,15 @@ class PrincipleInline(_VersionChildInline):
 
 class FewShotInline(_VersionChildInline):
     model = FewShotExample
-    fields = ["prompt", "response", "critique_request", "critique", "revision_request", "revision", "order"]
+    fields = [
+        "prompt",
+        "response",
+        "critique_request",
+        "critique",
+        "revision_request",
+        "revision",
+        "order",
+    ]
 
 
 @admin.register(Constitution)
@@ -92,10 +109,14 @@ class PrincipleAdmin(admin.ModelAdmin):
     raw_id_fields = ["version", "category"]
 
     def has_change_permission(self, request, obj=None):
-        return not (obj is not None and _frozen(obj.version)) and super().has_change_permission(request, obj)
+        return not (obj is not None and _frozen(obj.version)) and super().has_change_permission(
+            request, obj
+        )
 
     def has_delete_permission(self, request, obj=None):
-        return not (obj is not None and _frozen(obj.version)) and super().has_delete_permission(request, obj)
+        return not (obj is not None and _frozen(obj.version)) and super().has_delete_permission(
+            request, obj
+        )
 
 
 @admin.register(ChangeEvent)

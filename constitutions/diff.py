@@ -158,7 +158,9 @@ def _probabilities(content: ConstitutionContent) -> tuple[dict[str, float] | Non
         return None, "; ".join(exc.problems)
 
 
-def _field_changes(old: Any, new: Any, names: tuple[str, ...], text: tuple[str, ...]) -> tuple[FieldChange, ...]:
+def _field_changes(
+    old: Any, new: Any, names: tuple[str, ...], text: tuple[str, ...]
+) -> tuple[FieldChange, ...]:
     changes = []
     for name in names:
         a, b = getattr(old, name), getattr(new, name)
@@ -186,7 +188,9 @@ def diff_contents(old: ConstitutionContent, new: ConstitutionContent) -> Constit
         fields = _field_changes(before, c, _CATEGORY_FIELDS, ("description",))
         if fields:
             categories.append(CategoryDiff(c.name, "changed", before, c, fields))
-    categories += [CategoryDiff(c.name, "removed", c, None) for c in old.categories if c.name not in new_cats]
+    categories += [
+        CategoryDiff(c.name, "removed", c, None) for c in old.categories if c.name not in new_cats
+    ]
 
     old_ps = {p.key: p for p in old.principles}
     new_ps = {p.key: p for p in new.principles}
@@ -199,7 +203,9 @@ def diff_contents(old: ConstitutionContent, new: ConstitutionContent) -> Constit
         fields = _field_changes(before, p, _PRINCIPLE_FIELDS, PRINCIPLE_TEXT_FIELDS)
         if fields:
             principles.append(PrincipleDiff(p.key, "changed", before, p, fields))
-    principles += [PrincipleDiff(p.key, "removed", p, None) for p in old.principles if p.key not in new_ps]
+    principles += [
+        PrincipleDiff(p.key, "removed", p, None) for p in old.principles if p.key not in new_ps
+    ]
 
     old_probs, old_why = _probabilities(old)
     new_probs, new_why = _probabilities(new)

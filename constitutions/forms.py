@@ -60,7 +60,9 @@ class _RowForm(forms.Form):
 class CategoryForm(_RowForm):
     name = forms.CharField(max_length=120)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    weight = forms.FloatField(initial=1.0, min_value=0, widget=forms.NumberInput(attrs={"step": "any"}))
+    weight = forms.FloatField(
+        initial=1.0, min_value=0, widget=forms.NumberInput(attrs={"step": "any"})
+    )
     priority = forms.IntegerField(initial=100, min_value=0, max_value=32767)
 
 
@@ -70,7 +72,9 @@ class PrincipleForm(_RowForm):
     critique_request = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
     revision_request = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
     comparison_question = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    weight = forms.FloatField(initial=1.0, min_value=0, widget=forms.NumberInput(attrs={"step": "any"}))
+    weight = forms.FloatField(
+        initial=1.0, min_value=0, widget=forms.NumberInput(attrs={"step": "any"})
+    )
     enabled = forms.BooleanField(required=False, initial=True)
 
     def __init__(self, *args, categories, **kwargs):

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from .content import ConstitutionContent, ContentError
 from .sampler import category_probabilities, principle_probabilities
 
-CHART_LABEL_WIDTH = 190
-CHART_BAR_WIDTH = 360
+CHART_LABEL_WIDTH = 130
+CHART_BAR_WIDTH = 220
 CHART_ROW_HEIGHT = 22
 CHART_TOP = 8
 
@@ -60,7 +60,7 @@ class ProbabilityView:
     reason: str = ""
     rows: tuple[ProbabilityRow, ...] = ()
     categories: tuple[CategoryTotal, ...] = ()
-    chart_width: int = CHART_LABEL_WIDTH + CHART_BAR_WIDTH + 70
+    chart_width: int = CHART_LABEL_WIDTH + CHART_BAR_WIDTH + 50
     chart_height: int = 0
     label_width: int = CHART_LABEL_WIDTH
     label_x: int = CHART_LABEL_WIDTH - 6

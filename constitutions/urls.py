@@ -4,9 +4,13 @@ from . import views
 
 urlpatterns = [
     path("t/<slug:slug>/constitutions/", views.constitution_list, name="constitution_list"),
-    path("t/<slug:slug>/constitutions/import/", views.constitution_import, name="constitution_import"),
+    path(
+        "t/<slug:slug>/constitutions/import/", views.constitution_import, name="constitution_import"
+    ),
     path("constitutions/<int:pk>/", views.constitution_detail, name="constitution_detail"),
-    path("constitutions/<int:pk>/history/", views.constitution_history, name="constitution_history"),
+    path(
+        "constitutions/<int:pk>/history/", views.constitution_history, name="constitution_history"
+    ),
     path("constitutions/<int:pk>/diff/", views.constitution_diff, name="constitution_diff"),
     path("versions/<int:pk>/", views.version_detail, name="version_detail"),
     path("versions/<int:pk>/edit/", views.version_edit, name="version_edit"),
@@ -18,7 +22,11 @@ urlpatterns = [
         views.version_export,
         name="version_export",
     ),
-    path("versions/<int:pk>/probabilities/", views.version_probabilities, name="version_probabilities"),
+    path(
+        "versions/<int:pk>/probabilities/",
+        views.version_probabilities,
+        name="version_probabilities",
+    ),
     path("versions/<int:pk>/categories/", views.category_add, name="category_add"),
     path("categories/<int:pk>/", views.category_update, name="category_update"),
     path("categories/<int:pk>/delete/", views.category_delete, name="category_delete"),

@@ -10,6 +10,7 @@ the probability table/chart and the header (whose live hash changed).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.contrib import messages
@@ -29,6 +30,7 @@ from cai_web.permissions import get_for_user, require_membership
 from . import selectors, services
 from .content import DEFAULT_CATEGORIES, ConstitutionContent, ContentError
 from .diff import PRINCIPLE_TEXT_FIELDS, diff_contents
+from .formats import FormatError, export_json, export_yaml, import_constitution
 from .forms import (
     CategoryForm,
     ConstitutionCreateForm,
@@ -37,7 +39,6 @@ from .forms import (
     PrincipleForm,
     QuickWeightForm,
 )
-from .formats import FormatError, export_json, export_yaml, import_constitution
 from .models import (
     Category,
     ChangeEvent,
@@ -67,7 +68,9 @@ def _constitution(request: HttpRequest, pk: int, capability: str = Capability.VI
     )
 
 
-def _version(request: HttpRequest, pk: int, capability: str = Capability.VIEW) -> ConstitutionVersion:
+def _version(
+    request: HttpRequest, pk: int, capability: str = Capability.VIEW
+) -> ConstitutionVersion:
     return get_for_user(
         ConstitutionVersion.objects.select_related("constitution__team"),
         request.user,
@@ -200,7 +203,11 @@ def constitution_diff(request: HttpRequest, pk: int) -> HttpResponse:
     constitution = _constitution(request, pk)
     versions = list(selectors.versions_of(constitution))
     by_number = {v.number: v for v in versions}
-    context: dict[str, Any] = {"team": constitution.team, "constitution": constitution, "versions": versions}
+    context: dict[str, Any] = {
+        "team": constitution.team,
+        "constitution": constitution,
+        "versions": versions,
+    }
     if not versions:
         return render(request, "constitutions/diff.html", context)
     b = _pick(request.GET.get("b"), by_number, versions[0])
@@ -340,7 +347,10 @@ def version_discard(request: HttpRequest, pk: int) -> HttpResponse:
 def version_export(request: HttpRequest, pk: str, fmt: str) -> HttpResponse:
     version = _version(request, int(pk))
     content = selectors.version_content(selectors.version_with_content(version.pk))
-    exporter, mime = {"json": (export_json, "application/json"), "yaml": (export_yaml, "application/yaml")}[fmt]
+    exporter, mime = {
+        "json": (export_json, "application/json"),
+        "yaml": (export_yaml, "application/yaml"),
+    }[fmt]
     try:
         text = exporter(
             content,
@@ -391,7 +401,9 @@ def _conflict(exc: services.EditConflict, form, fields: tuple[str, ...]) -> dict
             changed = str(saved).strip() != str(mine).strip()
         if changed:
             info["saved"].append((name.replace("_", " "), saved))
-    info["last"] = ChangeEvent.objects.filter(version=current.version_id).select_related("user").first()
+    info["last"] = (
+        ChangeEvent.objects.filter(version=current.version_id).select_related("user").first()
+    )
     return info
 
 
@@ -413,7 +425,9 @@ def _find(items, pk: int):
     return next(item for item in items if item.pk == pk)
 
 
-def _immutable(request: HttpRequest, version_pk: int, exc: services.ConstitutionError) -> HttpResponse:
+def _immutable(
+    request: HttpRequest, version_pk: int, exc: services.ConstitutionError
+) -> HttpResponse:
     messages.error(request, str(exc))
     if request.htmx:
         # The page is stale (the version left draft): reload it whole.
@@ -453,7 +467,13 @@ def _done(
 
 
 def _failed(
-    request: HttpRequest, version_pk: int, main: str, *, status: int = 422, attach=None, **extra: Any
+    request: HttpRequest,
+    version_pk: int,
+    main: str,
+    *,
+    status: int = 422,
+    attach=None,
+    **extra: Any,
 ) -> HttpResponse:
     """A refused edit: the form with its errors, as a partial (htmx) or on the whole page."""
     context = _page_context(request, version_pk, **extra)
@@ -478,16 +498,26 @@ def category_add(request: HttpRequest, pk: int) -> HttpResponse:
         data = form.cleaned_data
         try:
             category = services.category_add(
-                version=version, user=request.user, name=data["name"], description=data["description"],
-                weight=data["weight"], priority=data["priority"],
+                version=version,
+                user=request.user,
+                name=data["name"],
+                description=data["description"],
+                weight=data["weight"],
+                priority=data["priority"],
             )
         except services.VersionImmutable as exc:
             return _immutable(request, pk, exc)
         except services.ConstitutionError as exc:
             _add_error(form, exc)
         else:
-            return _done(request, pk, f"Added category {category.name!r}.", "editor", *CONTENT_CHANGED,
-                         anchor=f"category-{category.pk}")
+            return _done(
+                request,
+                pk,
+                f"Added category {category.name!r}.",
+                "editor",
+                *CONTENT_CHANGED,
+                anchor=f"category-{category.pk}",
+            )
     return _failed(request, pk, "editor", category_form=form)
 
 
@@ -499,16 +529,31 @@ def category_update(request: HttpRequest, pk: int) -> HttpResponse:
     quick = request.method == "POST" and "name" not in request.POST
     auto_id = f"category-{pk}-%s"
     if request.method == "GET":
-        form = None if "cancel" in request.GET else CategoryForm(initial=_initial(category, CategoryForm), auto_id=auto_id)
-        return _failed(request, version_pk, "category_head", status=200,
-                       attach=lambda ctx: _attach(ctx, "categories", pk, form))
+        form = (
+            None
+            if "cancel" in request.GET
+            else CategoryForm(initial=_initial(category, CategoryForm), auto_id=auto_id)
+        )
+        return _failed(
+            request,
+            version_pk,
+            "category_head",
+            status=200,
+            attach=lambda ctx: _attach(ctx, "categories", pk, form),
+        )
     form = (QuickWeightForm if quick else CategoryForm)(request.POST, auto_id=auto_id)
     conflict = None
     if form.is_valid():
-        fields = {k: v for k, v in form.cleaned_data.items() if k != "row_version" and k in request.POST}
+        fields = {
+            k: v for k, v in form.cleaned_data.items() if k != "row_version" and k in request.POST
+        }
         try:
-            services.category_update(category=category, user=request.user,
-                                     expected_row_version=form.cleaned_data["row_version"], **fields)
+            services.category_update(
+                category=category,
+                user=request.user,
+                expected_row_version=form.cleaned_data["row_version"],
+                **fields,
+            )
         except services.VersionImmutable as exc:
             return _immutable(request, version_pk, exc)
         except services.EditConflict as exc:
@@ -516,18 +561,32 @@ def category_update(request: HttpRequest, pk: int) -> HttpResponse:
         except services.ConstitutionError as exc:
             _add_error(form, exc)
         else:
-            return _done(request, version_pk, f"Saved category {category.name!r}.", "category_head",
-                         *CONTENT_CHANGED, anchor=f"category-{pk}", focus=("categories", "c", pk))
+            return _done(
+                request,
+                version_pk,
+                f"Saved category {category.name!r}.",
+                "category_head",
+                *CONTENT_CHANGED,
+                anchor=f"category-{pk}",
+                focus=("categories", "c", pk),
+            )
     if quick and conflict is None:
         # The inline weight box has no room for an editor: show the full form with the error.
-        full = CategoryForm({**_initial(category, CategoryForm), **request.POST.dict()}, auto_id=auto_id)
+        full = CategoryForm(
+            {**_initial(category, CategoryForm), **request.POST.dict()}, auto_id=auto_id
+        )
         full.is_valid()
         for field, errors in form.errors.items():
             for error in errors:
                 full.add_error(field if field in full.fields else None, error)
         form = full
-    return _failed(request, version_pk, "category_head", status=409 if conflict else 422,
-                   attach=lambda ctx: _attach(ctx, "categories", pk, form, conflict, quick=quick))
+    return _failed(
+        request,
+        version_pk,
+        "category_head",
+        status=409 if conflict else 422,
+        attach=lambda ctx: _attach(ctx, "categories", pk, form, conflict, quick=quick),
+    )
 
 
 @vary_on_headers("HX-Request")
@@ -536,14 +595,24 @@ def category_delete(request: HttpRequest, pk: int) -> HttpResponse:
     category = _child(request, Category, pk)
     version_pk = category.version_id
     try:
-        services.category_delete(category=category, user=request.user,
-                                 expected_row_version=_int(request.POST.get("row_version")))
+        services.category_delete(
+            category=category,
+            user=request.user,
+            expected_row_version=_int(request.POST.get("row_version")),
+        )
     except services.VersionImmutable as exc:
         return _immutable(request, version_pk, exc)
     except services.ConstitutionError as exc:
-        return _failed(request, version_pk, "editor", status=409, attach=lambda ctx: _attach(
-            ctx, "categories", pk, None, error=str(exc)))
-    return _done(request, version_pk, f"Deleted category {category.name!r}.", "editor", *CONTENT_CHANGED)
+        return _failed(
+            request,
+            version_pk,
+            "editor",
+            status=409,
+            attach=partial(_attach, list_name="categories", pk=pk, form=None, error=str(exc)),
+        )
+    return _done(
+        request, version_pk, f"Deleted category {category.name!r}.", "editor", *CONTENT_CHANGED
+    )
 
 
 def _initial(obj, form_class) -> dict[str, Any]:
@@ -553,7 +622,9 @@ def _initial(obj, form_class) -> dict[str, Any]:
     return initial
 
 
-def _attach(context, list_name: str, pk: int, form, conflict=None, *, quick: bool = False, error: str = "") -> None:
+def _attach(
+    context, list_name: str, pk: int, form, conflict=None, *, quick: bool = False, error: str = ""
+) -> None:
     """Put the edit state on the object the page is about to render (the template checks it)."""
     obj = _find(context[list_name], pk)
     obj.edit_form = None if quick and conflict else form
@@ -575,18 +646,29 @@ def principle_add(request: HttpRequest, pk: int) -> HttpResponse:
         data = form.cleaned_data
         try:
             principle = services.principle_add(
-                version=version, user=request.user, category=_find(categories, data["category"]),
-                key=data["key"], critique_request=data["critique_request"],
-                revision_request=data["revision_request"], comparison_question=data["comparison_question"],
-                weight=data["weight"], enabled=data["enabled"],
+                version=version,
+                user=request.user,
+                category=_find(categories, data["category"]),
+                key=data["key"],
+                critique_request=data["critique_request"],
+                revision_request=data["revision_request"],
+                comparison_question=data["comparison_question"],
+                weight=data["weight"],
+                enabled=data["enabled"],
             )
         except services.VersionImmutable as exc:
             return _immutable(request, pk, exc)
         except services.ConstitutionError as exc:
             _add_error(form, exc)
         else:
-            return _done(request, pk, f"Added principle {principle.key!r}.", "editor", *CONTENT_CHANGED,
-                         anchor=f"principle-{principle.pk}")
+            return _done(
+                request,
+                pk,
+                f"Added principle {principle.key!r}.",
+                "editor",
+                *CONTENT_CHANGED,
+                anchor=f"principle-{principle.pk}",
+            )
     return _failed(request, pk, "editor", principle_form=form)
 
 
@@ -603,11 +685,20 @@ def principle_update(request: HttpRequest, pk: int) -> HttpResponse:
     categories = list(Category.objects.filter(version=version_pk))
     auto_id = f"principle-{pk}-%s"
     if request.method == "GET":
-        form = None if "cancel" in request.GET else PrincipleForm(
-            initial=_initial(principle, PrincipleForm), auto_id=auto_id, categories=categories
+        form = (
+            None
+            if "cancel" in request.GET
+            else PrincipleForm(
+                initial=_initial(principle, PrincipleForm), auto_id=auto_id, categories=categories
+            )
         )
-        return _failed(request, version_pk, "principle", status=200,
-                       attach=lambda ctx: _attach(ctx, "principles", pk, form))
+        return _failed(
+            request,
+            version_pk,
+            "principle",
+            status=200,
+            attach=lambda ctx: _attach(ctx, "principles", pk, form),
+        )
     quick = "key" not in request.POST
     if quick:
         form = QuickWeightForm(request.POST, auto_id=auto_id)
@@ -625,8 +716,12 @@ def principle_update(request: HttpRequest, pk: int) -> HttpResponse:
         if "category" in fields:
             fields["category"] = _find(categories, fields["category"])
         try:
-            services.principle_update(principle=principle, user=request.user,
-                                      expected_row_version=form.cleaned_data["row_version"], **fields)
+            services.principle_update(
+                principle=principle,
+                user=request.user,
+                expected_row_version=form.cleaned_data["row_version"],
+                **fields,
+            )
         except services.VersionImmutable as exc:
             return _immutable(request, version_pk, exc)
         except services.EditConflict as exc:
@@ -636,21 +731,42 @@ def principle_update(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             message = f"Saved principle {principle.key!r}."
             if quick:
-                return _done(request, version_pk, message, "principle", *CONTENT_CHANGED,
-                             anchor=f"principle-{pk}", focus=("principles", "p", pk))
-            response = _done(request, version_pk, message, "editor", *CONTENT_CHANGED, anchor=f"principle-{pk}")
+                return _done(
+                    request,
+                    version_pk,
+                    message,
+                    "principle",
+                    *CONTENT_CHANGED,
+                    anchor=f"principle-{pk}",
+                    focus=("principles", "p", pk),
+                )
+            response = _done(
+                request, version_pk, message, "editor", *CONTENT_CHANGED, anchor=f"principle-{pk}"
+            )
             # The form was swapped into the principle's row; a category move needs the whole editor.
             return reswap(retarget(response, "#editor"), "outerHTML") if request.htmx else response
     if quick and conflict is None:
-        full = PrincipleForm({**_initial(principle, PrincipleForm), **request.POST.dict(),
-                              "category": principle.category_id}, auto_id=auto_id, categories=categories)
+        full = PrincipleForm(
+            {
+                **_initial(principle, PrincipleForm),
+                **request.POST.dict(),
+                "category": principle.category_id,
+            },
+            auto_id=auto_id,
+            categories=categories,
+        )
         full.is_valid()
         for field, errors in form.errors.items():
             for error in errors:
                 full.add_error(field if field in full.fields else None, error)
         form = full
-    return _failed(request, version_pk, "principle", status=409 if conflict else 422,
-                   attach=lambda ctx: _attach(ctx, "principles", pk, form, conflict, quick=quick))
+    return _failed(
+        request,
+        version_pk,
+        "principle",
+        status=409 if conflict else 422,
+        attach=lambda ctx: _attach(ctx, "principles", pk, form, conflict, quick=quick),
+    )
 
 
 @vary_on_headers("HX-Request")
@@ -659,14 +775,24 @@ def principle_delete(request: HttpRequest, pk: int) -> HttpResponse:
     principle = _child(request, Principle, pk)
     version_pk = principle.version_id
     try:
-        services.principle_delete(principle=principle, user=request.user,
-                                  expected_row_version=_int(request.POST.get("row_version")))
+        services.principle_delete(
+            principle=principle,
+            user=request.user,
+            expected_row_version=_int(request.POST.get("row_version")),
+        )
     except services.VersionImmutable as exc:
         return _immutable(request, version_pk, exc)
     except services.ConstitutionError as exc:
-        return _failed(request, version_pk, "editor", status=409,
-                       attach=lambda ctx: _attach(ctx, "principles", pk, None, error=str(exc)))
-    return _done(request, version_pk, f"Deleted principle {principle.key!r}.", "editor", *CONTENT_CHANGED)
+        return _failed(
+            request,
+            version_pk,
+            "editor",
+            status=409,
+            attach=partial(_attach, list_name="principles", pk=pk, form=None, error=str(exc)),
+        )
+    return _done(
+        request, version_pk, f"Deleted principle {principle.key!r}.", "editor", *CONTENT_CHANGED
+    )
 
 
 @vary_on_headers("HX-Request")
@@ -683,8 +809,14 @@ def principle_move(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(exc))
         return redirect("version_detail", pk=version_pk)
     # Order is part of the content, so the hash (header) and table order change too.
-    return _done(request, version_pk, f"Moved principle {principle.key!r} {direction}.", "editor",
-                 *CONTENT_CHANGED, anchor=f"principle-{pk}")
+    return _done(
+        request,
+        version_pk,
+        f"Moved principle {principle.key!r} {direction}.",
+        "editor",
+        *CONTENT_CHANGED,
+        anchor=f"principle-{pk}",
+    )
 
 
 # --- few-shot examples --------------------------------------------------------------
@@ -699,14 +831,19 @@ def few_shot_add(request: HttpRequest, pk: int) -> HttpResponse:
     form = FewShotForm(request.POST, auto_id="new-few-shot-%s")
     if form.is_valid():
         try:
-            services.few_shot_add(version=version, user=request.user,
-                                  **{k: form.cleaned_data[k] for k in FEW_SHOT_FIELDS})
+            services.few_shot_add(
+                version=version,
+                user=request.user,
+                **{k: form.cleaned_data[k] for k in FEW_SHOT_FIELDS},
+            )
         except services.VersionImmutable as exc:
             return _immutable(request, pk, exc)
         except services.ConstitutionError as exc:
             _add_error(form, exc)
         else:
-            return _done(request, pk, "Added a few-shot example.", "few_shots", "hash", anchor="few-shots")
+            return _done(
+                request, pk, "Added a few-shot example.", "few_shots", "hash", anchor="few-shots"
+            )
     return _failed(request, pk, "few_shots", few_shot_form=form)
 
 
@@ -717,16 +854,29 @@ def few_shot_update(request: HttpRequest, pk: int) -> HttpResponse:
     version_pk = example.version_id
     auto_id = f"few-shot-{pk}-%s"
     if request.method == "GET":
-        form = None if "cancel" in request.GET else FewShotForm(initial=_initial(example, FewShotForm), auto_id=auto_id)
-        return _failed(request, version_pk, "few_shots", status=200,
-                       attach=lambda ctx: _attach(ctx, "few_shots", pk, form))
+        form = (
+            None
+            if "cancel" in request.GET
+            else FewShotForm(initial=_initial(example, FewShotForm), auto_id=auto_id)
+        )
+        return _failed(
+            request,
+            version_pk,
+            "few_shots",
+            status=200,
+            attach=lambda ctx: _attach(ctx, "few_shots", pk, form),
+        )
     form = FewShotForm(request.POST, auto_id=auto_id)
     conflict = None
     if form.is_valid():
         fields = {k: form.cleaned_data[k] for k in FEW_SHOT_FIELDS}
         try:
-            services.few_shot_update(example=example, user=request.user,
-                                     expected_row_version=form.cleaned_data["row_version"], **fields)
+            services.few_shot_update(
+                example=example,
+                user=request.user,
+                expected_row_version=form.cleaned_data["row_version"],
+                **fields,
+            )
         except services.VersionImmutable as exc:
             return _immutable(request, version_pk, exc)
         except services.EditConflict as exc:
@@ -734,10 +884,21 @@ def few_shot_update(request: HttpRequest, pk: int) -> HttpResponse:
         except services.ConstitutionError as exc:
             _add_error(form, exc)
         else:
-            return _done(request, version_pk, "Saved the few-shot example.", "few_shots", "hash",
-                         anchor="few-shots")
-    return _failed(request, version_pk, "few_shots", status=409 if conflict else 422,
-                   attach=lambda ctx: _attach(ctx, "few_shots", pk, form, conflict))
+            return _done(
+                request,
+                version_pk,
+                "Saved the few-shot example.",
+                "few_shots",
+                "hash",
+                anchor="few-shots",
+            )
+    return _failed(
+        request,
+        version_pk,
+        "few_shots",
+        status=409 if conflict else 422,
+        attach=lambda ctx: _attach(ctx, "few_shots", pk, form, conflict),
+    )
 
 
 @vary_on_headers("HX-Request")
@@ -746,11 +907,21 @@ def few_shot_delete(request: HttpRequest, pk: int) -> HttpResponse:
     example = _child(request, FewShotExample, pk)
     version_pk = example.version_id
     try:
-        services.few_shot_delete(example=example, user=request.user,
-                                 expected_row_version=_int(request.POST.get("row_version")))
+        services.few_shot_delete(
+            example=example,
+            user=request.user,
+            expected_row_version=_int(request.POST.get("row_version")),
+        )
     except services.VersionImmutable as exc:
         return _immutable(request, version_pk, exc)
     except services.ConstitutionError as exc:
-        return _failed(request, version_pk, "few_shots", status=409,
-                       attach=lambda ctx: _attach(ctx, "few_shots", pk, None, error=str(exc)))
-    return _done(request, version_pk, "Deleted a few-shot example.", "few_shots", "hash", anchor="few-shots")
+        return _failed(
+            request,
+            version_pk,
+            "few_shots",
+            status=409,
+            attach=partial(_attach, list_name="few_shots", pk=pk, form=None, error=str(exc)),
+        )
+    return _done(
+        request, version_pk, "Deleted a few-shot example.", "few_shots", "hash", anchor="few-shots"
+    )

@@ -37,7 +37,9 @@ def _probability(page, key: str) -> str:
     return page.locator(f"#probability-table tr[data-key='{key}'] td.num").inner_text()
 
 
-def test_an_author_writes_publishes_and_revises_a_constitution(live_server, page, screenshot, team, author):
+def test_an_author_writes_publishes_and_revises_a_constitution(
+    live_server, page, screenshot, team, author
+):
     # Log in through the form.
     page.goto(f"{live_server.url}/accounts/login/")
     page.get_by_label("Username").fill(author.username)
@@ -66,7 +68,9 @@ def test_an_author_writes_publishes_and_revises_a_constitution(live_server, page
 
     # Change a weight: the table and the chart update without a page reload.
     page.evaluate("window.__notReloaded = true")
-    chart_before = page.locator("#probability-chart g[data-key='no-doxxing'] rect").get_attribute("width")
+    chart_before = page.locator("#probability-chart g[data-key='no-doxxing'] rect").get_attribute(
+        "width"
+    )
     hash_before = page.locator("#content-hash").inner_text()
     weight = page.get_by_label("Weight of principle no-doxxing")
     weight.fill("3")
@@ -75,9 +79,13 @@ def test_an_author_writes_publishes_and_revises_a_constitution(live_server, page
         "document.querySelector(\"#probability-table tr[data-key='no-doxxing'] td.num\").innerText === '37.5%'"
     )
     assert _probability(page, "no-tracking") == "12.5%"
-    chart_after = page.locator("#probability-chart g[data-key='no-doxxing'] rect").get_attribute("width")
+    chart_after = page.locator("#probability-chart g[data-key='no-doxxing'] rect").get_attribute(
+        "width"
+    )
     assert float(chart_after) > float(chart_before)
-    assert "37.5%" in page.locator("#probability-chart g[data-key='no-doxxing'] title").text_content()
+    assert (
+        "37.5%" in page.locator("#probability-chart g[data-key='no-doxxing'] title").text_content()
+    )
     assert page.locator("#content-hash").inner_text() != hash_before
     assert page.evaluate("window.__notReloaded") is True
     assert Principle.objects.get(key="no-doxxing").weight == 3.0

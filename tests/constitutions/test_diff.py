@@ -146,5 +146,7 @@ def test_few_shot_changes_are_noticed():
 
 
 def test_database_ids_do_not_count_as_changes():
-    with_ids = replace(BASE, principles=tuple(replace(p, id=i + 100) for i, p in enumerate(BASE.principles)))
+    with_ids = replace(
+        BASE, principles=tuple(replace(p, id=i + 100) for i, p in enumerate(BASE.principles))
+    )
     assert diff_contents(BASE, with_ids).principles == ()

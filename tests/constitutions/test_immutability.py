@@ -93,43 +93,70 @@ def admin_client_(db, django_user_model):
 
 
 def test_the_admin_shows_a_published_version_read_only(admin_client_, published):
-    response = admin_client_.get(reverse("admin:constitutions_constitutionversion_change", args=[published.pk]))
+    response = admin_client_.get(
+        reverse("admin:constitutions_constitutionversion_change", args=[published.pk])
+    )
     assert response.status_code == 200
     assert b'name="_save"' not in response.content
 
 
-def test_a_superuser_posting_the_admin_form_of_a_published_version_changes_nothing(admin_client_, published):
+def test_a_superuser_posting_the_admin_form_of_a_published_version_changes_nothing(
+    admin_client_, published
+):
     before = _snapshot(published)
     principle = published.principles.first()
     response = admin_client_.post(
         reverse("admin:constitutions_constitutionversion_change", args=[published.pk]),
-        {"constitution": published.constitution_id, "number": 9, "changelog": "rewritten", "_save": "Save"},
+        {
+            "constitution": published.constitution_id,
+            "number": 9,
+            "changelog": "rewritten",
+            "_save": "Save",
+        },
     )
     assert response.status_code == 403
     response = admin_client_.post(
         reverse("admin:constitutions_principle_change", args=[principle.pk]),
         {
-            "version": published.pk, "category": principle.category_id, "key": principle.key,
-            "critique_request": "Anything goes.", "revision_request": "x", "comparison_question": "",
-            "weight": "42", "enabled": "on", "order": 0, "row_version": 1, "_save": "Save",
+            "version": published.pk,
+            "category": principle.category_id,
+            "key": principle.key,
+            "critique_request": "Anything goes.",
+            "revision_request": "x",
+            "comparison_question": "",
+            "weight": "42",
+            "enabled": "on",
+            "order": 0,
+            "row_version": 1,
+            "_save": "Save",
         },
     )
     assert response.status_code == 403
     response = admin_client_.post(
-        reverse("admin:constitutions_constitutionversion_delete", args=[published.pk]), {"post": "yes"}
+        reverse("admin:constitutions_constitutionversion_delete", args=[published.pk]),
+        {"post": "yes"},
     )
     assert response.status_code == 403
     assert _snapshot(published) == before
 
 
-def test_an_author_posting_an_edit_to_a_published_principle_is_refused(client_for, author, published):
+def test_an_author_posting_an_edit_to_a_published_principle_is_refused(
+    client_for, author, published
+):
     principle = published.principles.get(key="honesty")
     before = _snapshot(published)
     client = client_for(author)
     response = client.post(
         reverse("principle_update", args=[principle.pk]),
-        {"key": "honesty", "category": principle.category_id, "critique_request": "Anything goes.",
-         "revision_request": "x", "weight": "9", "enabled": "on", "row_version": principle.row_version},
+        {
+            "key": "honesty",
+            "category": principle.category_id,
+            "critique_request": "Anything goes.",
+            "revision_request": "x",
+            "weight": "9",
+            "enabled": "on",
+            "row_version": principle.row_version,
+        },
     )
     assert response.status_code == 409
     assert "cannot change" in response.content.decode()
@@ -138,9 +165,16 @@ def test_an_author_posting_an_edit_to_a_published_principle_is_refused(client_fo
         (reverse("principle_delete", args=[principle.pk]), {}),
         (reverse("principle_move", args=[principle.pk]), {"direction": "up"}),
         (reverse("category_update", args=[principle.category_id]), {"weight": "9"}),
-        (reverse("principle_add", args=[published.pk]), {"key": "new", "category": principle.category_id,
-                                                          "critique_request": "c", "revision_request": "r",
-                                                          "weight": "1"}),
+        (
+            reverse("principle_add", args=[published.pk]),
+            {
+                "key": "new",
+                "category": principle.category_id,
+                "critique_request": "c",
+                "revision_request": "r",
+                "weight": "1",
+            },
+        ),
         (reverse("version_discard", args=[published.pk]), {}),
     ):
         response = client.post(url, data)

@@ -7,8 +7,9 @@ constitution writes; authors and owners may write; only owners manage members.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -53,8 +54,15 @@ class Case:
 
 
 def _principle_data(w):
-    return {"key": "new-one", "category": w["category"].pk, "critique_request": "c", "revision_request": "r",
-            "comparison_question": "q", "weight": "1", "enabled": "on"}
+    return {
+        "key": "new-one",
+        "category": w["category"].pk,
+        "critique_request": "c",
+        "revision_request": "r",
+        "comparison_question": "q",
+        "weight": "1",
+        "enabled": "on",
+    }
 
 
 def _few_shot_data(w):
@@ -72,55 +80,199 @@ CASES = [
     Case("login", "get", lambda w: reverse("login"), OPEN),
     Case("logout", "post", lambda w: reverse("logout"), EVERYONE_REDIRECTED),
     Case("admin", "get", lambda w: reverse("admin:index"), STAFF_ONLY, label="admin:index"),
-    Case("home", "get", lambda w: reverse("home"), EVERYONE_REDIRECTED),  # one team each: straight to it
-    Case("team_create", "post", lambda w: reverse("team_create"), EVERYONE_REDIRECTED, lambda w: {"name": "New team"}),
+    Case(
+        "home", "get", lambda w: reverse("home"), EVERYONE_REDIRECTED
+    ),  # one team each: straight to it
+    Case(
+        "team_create",
+        "post",
+        lambda w: reverse("team_create"),
+        EVERYONE_REDIRECTED,
+        lambda w: {"name": "New team"},
+    ),
     Case("team_dashboard", "get", lambda w: reverse("team_dashboard", args=[w["slug"]]), READ),
     Case("team_members", "get", lambda w: reverse("team_members", args=[w["slug"]]), READ),
-    Case("team_members", "post", lambda w: reverse("team_members", args=[w["slug"]]), OWNER_ONLY,
-         lambda w: {"username": "newbie", "role": "viewer"}),
-    Case("member_update", "post", lambda w: reverse("member_update", args=[w["slug"], w["viewer_membership"].pk]),
-         OWNER_ONLY, lambda w: {"action": "role", "role": "author"}),
+    Case(
+        "team_members",
+        "post",
+        lambda w: reverse("team_members", args=[w["slug"]]),
+        OWNER_ONLY,
+        lambda w: {"username": "newbie", "role": "viewer"},
+    ),
+    Case(
+        "member_update",
+        "post",
+        lambda w: reverse("member_update", args=[w["slug"], w["viewer_membership"].pk]),
+        OWNER_ONLY,
+        lambda w: {"action": "role", "role": "author"},
+    ),
     # constitutions
-    Case("constitution_list", "get", lambda w: reverse("constitution_list", args=[w["slug"]]), READ),
-    Case("constitution_list", "post", lambda w: reverse("constitution_list", args=[w["slug"]]), WRITE,
-         lambda w: {"name": "Brand new"}),
-    Case("constitution_import", "get", lambda w: reverse("constitution_import", args=[w["slug"]]), WRITE_FORM),
-    Case("constitution_import", "post", lambda w: reverse("constitution_import", args=[w["slug"]]), WRITE,
-         _import_data),
-    Case("constitution_detail", "get", lambda w: reverse("constitution_detail", args=[w["constitution"].pk]),
-         READ_REDIRECT),
-    Case("constitution_history", "get", lambda w: reverse("constitution_history", args=[w["constitution"].pk]), READ),
-    Case("constitution_diff", "get", lambda w: reverse("constitution_diff", args=[w["constitution"].pk]) + "?a=1&b=2",
-         READ),
+    Case(
+        "constitution_list", "get", lambda w: reverse("constitution_list", args=[w["slug"]]), READ
+    ),
+    Case(
+        "constitution_list",
+        "post",
+        lambda w: reverse("constitution_list", args=[w["slug"]]),
+        WRITE,
+        lambda w: {"name": "Brand new"},
+    ),
+    Case(
+        "constitution_import",
+        "get",
+        lambda w: reverse("constitution_import", args=[w["slug"]]),
+        WRITE_FORM,
+    ),
+    Case(
+        "constitution_import",
+        "post",
+        lambda w: reverse("constitution_import", args=[w["slug"]]),
+        WRITE,
+        _import_data,
+    ),
+    Case(
+        "constitution_detail",
+        "get",
+        lambda w: reverse("constitution_detail", args=[w["constitution"].pk]),
+        READ_REDIRECT,
+    ),
+    Case(
+        "constitution_history",
+        "get",
+        lambda w: reverse("constitution_history", args=[w["constitution"].pk]),
+        READ,
+    ),
+    Case(
+        "constitution_diff",
+        "get",
+        lambda w: reverse("constitution_diff", args=[w["constitution"].pk]) + "?a=1&b=2",
+        READ,
+    ),
     Case("version_detail", "get", lambda w: reverse("version_detail", args=[w["draft"].pk]), READ),
-    Case("version_probabilities", "get", lambda w: reverse("version_probabilities", args=[w["draft"].pk]), READ),
-    Case("version_export", "get", lambda w: reverse("version_export", args=[w["published"].pk, "json"]), READ,
-         label="version_export.json"),
-    Case("version_export", "get", lambda w: reverse("version_export", args=[w["published"].pk, "yaml"]), READ,
-         label="version_export.yaml"),
-    Case("version_edit", "post", lambda w: reverse("version_edit", args=[w["published"].pk]), WRITE),
-    Case("version_publish", "post", lambda w: reverse("version_publish", args=[w["draft"].pk]), WRITE,
-         lambda w: {"changelog": "ok"}),
-    Case("version_archive", "post", lambda w: reverse("version_archive", args=[w["published"].pk]), WRITE),
-    Case("version_discard", "post", lambda w: reverse("version_discard", args=[w["draft"].pk]), WRITE),
-    Case("category_add", "post", lambda w: reverse("category_add", args=[w["draft"].pk]), WRITE,
-         lambda w: {"name": "Another", "weight": "1", "priority": "5"}),
-    Case("category_update", "get", lambda w: reverse("category_update", args=[w["category"].pk]), WRITE_FORM),
-    Case("category_update", "post", lambda w: reverse("category_update", args=[w["category"].pk]), WRITE,
-         lambda w: {"weight": "2"}),
-    Case("category_delete", "post", lambda w: reverse("category_delete", args=[w["empty_category"].pk]), WRITE),
-    Case("principle_add", "post", lambda w: reverse("principle_add", args=[w["draft"].pk]), WRITE, _principle_data),
-    Case("principle_update", "get", lambda w: reverse("principle_update", args=[w["principle"].pk]), WRITE_FORM),
-    Case("principle_update", "post", lambda w: reverse("principle_update", args=[w["principle"].pk]), WRITE,
-         lambda w: {"weight": "2"}),
-    Case("principle_delete", "post", lambda w: reverse("principle_delete", args=[w["principle"].pk]), WRITE),
-    Case("principle_move", "post", lambda w: reverse("principle_move", args=[w["principle"].pk]), WRITE,
-         lambda w: {"direction": "down"}),
-    Case("few_shot_add", "post", lambda w: reverse("few_shot_add", args=[w["draft"].pk]), WRITE, _few_shot_data),
-    Case("few_shot_update", "get", lambda w: reverse("few_shot_update", args=[w["few_shot"].pk]), WRITE_FORM),
-    Case("few_shot_update", "post", lambda w: reverse("few_shot_update", args=[w["few_shot"].pk]), WRITE,
-         _few_shot_data),
-    Case("few_shot_delete", "post", lambda w: reverse("few_shot_delete", args=[w["few_shot"].pk]), WRITE),
+    Case(
+        "version_probabilities",
+        "get",
+        lambda w: reverse("version_probabilities", args=[w["draft"].pk]),
+        READ,
+    ),
+    Case(
+        "version_export",
+        "get",
+        lambda w: reverse("version_export", args=[w["published"].pk, "json"]),
+        READ,
+        label="version_export.json",
+    ),
+    Case(
+        "version_export",
+        "get",
+        lambda w: reverse("version_export", args=[w["published"].pk, "yaml"]),
+        READ,
+        label="version_export.yaml",
+    ),
+    Case(
+        "version_edit", "post", lambda w: reverse("version_edit", args=[w["published"].pk]), WRITE
+    ),
+    Case(
+        "version_publish",
+        "post",
+        lambda w: reverse("version_publish", args=[w["draft"].pk]),
+        WRITE,
+        lambda w: {"changelog": "ok"},
+    ),
+    Case(
+        "version_archive",
+        "post",
+        lambda w: reverse("version_archive", args=[w["published"].pk]),
+        WRITE,
+    ),
+    Case(
+        "version_discard", "post", lambda w: reverse("version_discard", args=[w["draft"].pk]), WRITE
+    ),
+    Case(
+        "category_add",
+        "post",
+        lambda w: reverse("category_add", args=[w["draft"].pk]),
+        WRITE,
+        lambda w: {"name": "Another", "weight": "1", "priority": "5"},
+    ),
+    Case(
+        "category_update",
+        "get",
+        lambda w: reverse("category_update", args=[w["category"].pk]),
+        WRITE_FORM,
+    ),
+    Case(
+        "category_update",
+        "post",
+        lambda w: reverse("category_update", args=[w["category"].pk]),
+        WRITE,
+        lambda w: {"weight": "2"},
+    ),
+    Case(
+        "category_delete",
+        "post",
+        lambda w: reverse("category_delete", args=[w["empty_category"].pk]),
+        WRITE,
+    ),
+    Case(
+        "principle_add",
+        "post",
+        lambda w: reverse("principle_add", args=[w["draft"].pk]),
+        WRITE,
+        _principle_data,
+    ),
+    Case(
+        "principle_update",
+        "get",
+        lambda w: reverse("principle_update", args=[w["principle"].pk]),
+        WRITE_FORM,
+    ),
+    Case(
+        "principle_update",
+        "post",
+        lambda w: reverse("principle_update", args=[w["principle"].pk]),
+        WRITE,
+        lambda w: {"weight": "2"},
+    ),
+    Case(
+        "principle_delete",
+        "post",
+        lambda w: reverse("principle_delete", args=[w["principle"].pk]),
+        WRITE,
+    ),
+    Case(
+        "principle_move",
+        "post",
+        lambda w: reverse("principle_move", args=[w["principle"].pk]),
+        WRITE,
+        lambda w: {"direction": "down"},
+    ),
+    Case(
+        "few_shot_add",
+        "post",
+        lambda w: reverse("few_shot_add", args=[w["draft"].pk]),
+        WRITE,
+        _few_shot_data,
+    ),
+    Case(
+        "few_shot_update",
+        "get",
+        lambda w: reverse("few_shot_update", args=[w["few_shot"].pk]),
+        WRITE_FORM,
+    ),
+    Case(
+        "few_shot_update",
+        "post",
+        lambda w: reverse("few_shot_update", args=[w["few_shot"].pk]),
+        WRITE,
+        _few_shot_data,
+    ),
+    Case(
+        "few_shot_delete",
+        "post",
+        lambda w: reverse("few_shot_delete", args=[w["few_shot"].pk]),
+        WRITE,
+    ),
 ]
 
 
@@ -153,7 +305,9 @@ def world(cast, team, django_user_model):
 
 @pytest.mark.parametrize("role", CAST)
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_every_url_answers_each_member_of_the_cast_as_the_matrix_says(client_for, world, case, role):
+def test_every_url_answers_each_member_of_the_cast_as_the_matrix_says(
+    client_for, world, case, role
+):
     client = client_for(None if role == "anonymous" else world[role])
     response = getattr(client, case.method)(case.url(world), case.data(world))
     expected = case.expected[role]

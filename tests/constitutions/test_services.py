@@ -7,7 +7,12 @@ from dataclasses import replace
 import pytest
 
 from constitutions import selectors, services
-from constitutions.content import DEFAULT_CATEGORIES, DEMO_CONSTITUTION, ConstitutionContent, ContentError
+from constitutions.content import (
+    DEFAULT_CATEGORIES,
+    DEMO_CONSTITUTION,
+    ConstitutionContent,
+    ContentError,
+)
 from constitutions.models import ChangeEvent, ConstitutionVersion, VersionStatus
 from tests.factories import published_demo_version
 
@@ -18,7 +23,10 @@ def _content(version: ConstitutionVersion) -> ConstitutionContent:
 
 def test_create_makes_a_v1_draft_with_the_given_content(team, author):
     version = services.constitution_create(
-        team=team, user=author, name="House rules", description="ours",
+        team=team,
+        user=author,
+        name="House rules",
+        description="ours",
         content=ConstitutionContent(categories=DEFAULT_CATEGORIES),
     )
     assert (version.number, version.status, version.author) == (1, VersionStatus.DRAFT, author)
@@ -34,7 +42,9 @@ def test_create_refuses_a_duplicate_name_in_the_same_team(team, author):
     assert exc.value.field == "name"
 
 
-def test_draft_from_a_published_version_copies_its_content_with_a_parent_link_and_a_new_number(team, author):
+def test_draft_from_a_published_version_copies_its_content_with_a_parent_link_and_a_new_number(
+    team, author
+):
     published = published_demo_version(team, author)
     draft, created = services.version_draft_from(version=published, user=author)
     assert created and draft.status == VersionStatus.DRAFT
@@ -53,7 +63,10 @@ def test_draft_from_a_draft_returns_the_draft_itself(team, author):
 
 def test_publish_lists_every_problem_in_one_summary(team, author):
     version = services.constitution_create(
-        team=team, user=author, name="Rules", content=ConstitutionContent(categories=DEFAULT_CATEGORIES)
+        team=team,
+        user=author,
+        name="Rules",
+        content=ConstitutionContent(categories=DEFAULT_CATEGORIES),
     )
     with pytest.raises(ContentError) as exc:
         services.version_publish(version=version, user=author)
@@ -61,8 +74,15 @@ def test_publish_lists_every_problem_in_one_summary(team, author):
 
     category = version.categories.first()
     for key in ("a", "b"):
-        services.principle_add(version=version, user=author, category=category, key=key,
-                               critique_request="c", revision_request="r", comparison_question="")
+        services.principle_add(
+            version=version,
+            user=author,
+            category=category,
+            key=key,
+            critique_request="c",
+            revision_request="r",
+            comparison_question="",
+        )
     with pytest.raises(ContentError) as exc:
         services.version_publish(version=version, user=author)
     assert len([p for p in exc.value.problems if "comparison question is empty" in p]) == 2
@@ -71,15 +91,18 @@ def test_publish_lists_every_problem_in_one_summary(team, author):
 
 
 def test_publish_sets_the_hash_to_the_content_hash_and_freezes_the_version(team, author):
-    version = services.constitution_create(team=team, user=author, name="Demo", content=DEMO_CONSTITUTION)
+    version = services.constitution_create(
+        team=team, user=author, name="Demo", content=DEMO_CONSTITUTION
+    )
     expected = _content(version).content_hash()
     published = services.version_publish(version=version, user=author, changelog="first")
     assert published.status == VersionStatus.PUBLISHED
     assert published.content_hash == expected == DEMO_CONSTITUTION.content_hash()
     assert published.changelog == "first" and published.published_at is not None
     with pytest.raises(services.VersionImmutable):
-        services.principle_update(principle=published.principles.first(), user=author,
-                                  expected_row_version=None, weight=5)
+        services.principle_update(
+            principle=published.principles.first(), user=author, expected_row_version=None, weight=5
+        )
 
 
 def test_import_as_a_new_constitution_creates_a_v1_draft(team, author):
@@ -94,7 +117,12 @@ def test_import_into_an_existing_constitution_creates_its_next_draft(team, autho
     published = published_demo_version(team, author)
     changed = replace(DEMO_CONSTITUTION, principles=DEMO_CONSTITUTION.principles[:3])
     version = services.constitution_import(
-        team=team, user=author, name="ignored", description="", content=changed, into=published.constitution
+        team=team,
+        user=author,
+        name="ignored",
+        description="",
+        content=changed,
+        into=published.constitution,
     )
     assert version.constitution == published.constitution
     assert (version.number, version.parent, version.status) == (2, published, VersionStatus.DRAFT)
@@ -102,7 +130,9 @@ def test_import_into_an_existing_constitution_creates_its_next_draft(team, autho
 
 
 def test_a_stale_row_version_raises_edit_conflict_and_writes_nothing(team, author):
-    version = services.constitution_create(team=team, user=author, name="Demo", content=DEMO_CONSTITUTION)
+    version = services.constitution_create(
+        team=team, user=author, name="Demo", content=DEMO_CONSTITUTION
+    )
     principle = version.principles.get(key="honesty")
     services.principle_update(principle=principle, user=author, expected_row_version=1, weight=2)
     stale = version.principles.get(key="honesty")

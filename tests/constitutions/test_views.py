@@ -21,7 +21,9 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 @pytest.fixture
 def draft(team, author) -> ConstitutionVersion:
-    return services.constitution_create(team=team, user=author, name="Demo", content=DEMO_CONSTITUTION)
+    return services.constitution_create(
+        team=team, user=author, name="Demo", content=DEMO_CONSTITUTION
+    )
 
 
 @pytest.fixture
@@ -47,11 +49,18 @@ def _live_hash(version) -> str:
 
 
 def test_creating_a_constitution_makes_a_v1_draft_with_the_default_categories(authoring, team):
-    response = authoring.post(reverse("constitution_list", args=[team.slug]), {"name": "House rules"})
+    response = authoring.post(
+        reverse("constitution_list", args=[team.slug]), {"name": "House rules"}
+    )
     version = ConstitutionVersion.objects.get(constitution__name="House rules")
-    assert response.status_code == 302 and response["Location"] == reverse("version_detail", args=[version.pk])
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "version_detail", args=[version.pk]
+    )
     assert [c.name for c in version.categories.all()] == [
-        "Broadly safe", "Broadly ethical", "Guidelines", "Genuinely helpful"
+        "Broadly safe",
+        "Broadly ethical",
+        "Guidelines",
+        "Genuinely helpful",
     ]
     html = authoring.get(reverse("constitution_list", args=[team.slug])).content.decode()
     assert "House rules" in html and "v1" in html
@@ -60,7 +69,11 @@ def test_creating_a_constitution_makes_a_v1_draft_with_the_default_categories(au
 def test_a_duplicate_name_is_shown_next_to_the_name_field(authoring, team, draft):
     response = authoring.post(reverse("constitution_list", args=[team.slug]), {"name": "Demo"})
     assert response.status_code == 422
-    assert re.search(r'id="id_name".*?class="errorlist".*?already has a constitution', response.content.decode(), re.S)
+    assert re.search(
+        r'id="id_name".*?class="errorlist".*?already has a constitution',
+        response.content.decode(),
+        re.S,
+    )
 
 
 def test_constitution_detail_redirects_to_the_latest_version(authoring, team, author):
@@ -76,7 +89,7 @@ def test_constitution_detail_redirects_to_the_latest_version(authoring, team, au
 def test_the_version_page_shows_header_categories_principles_and_probabilities(authoring, draft):
     html = _page(authoring, draft)
     assert "Demo v1" in html and 'class="badge draft"' in html
-    assert f'id="content-hash"' in html and _live_hash(draft)[:12] in html
+    assert 'id="content-hash"' in html and _live_hash(draft)[:12] in html
     for principle in DEMO_CONSTITUTION.principles:
         assert principle.key in html
     assert 'id="probability-table"' in html and 'id="probability-chart"' in html
@@ -85,9 +98,13 @@ def test_the_version_page_shows_header_categories_principles_and_probabilities(a
     assert "Publish" in html and 'name="changelog"' in html
 
 
-def test_the_version_page_runs_the_same_number_of_queries_for_any_size(authoring, team, author, draft):
+def test_the_version_page_runs_the_same_number_of_queries_for_any_size(
+    authoring, team, author, draft
+):
     small = services.constitution_create(
-        team=team, user=author, name="Small",
+        team=team,
+        user=author,
+        name="Small",
         content=ConstitutionContent(DEMO_CONSTITUTION.categories, DEMO_CONSTITUTION.principles[:1]),
     )
     counts = []
@@ -101,16 +118,26 @@ def test_the_version_page_runs_the_same_number_of_queries_for_any_size(authoring
 
 def test_user_text_is_escaped_everywhere(authoring, draft, author):
     principle = draft.principles.get(key="honesty")
-    services.principle_update(principle=principle, user=author, expected_row_version=None,
-                              critique_request="<script>alert('x')</script> & more")
+    services.principle_update(
+        principle=principle,
+        user=author,
+        expected_row_version=None,
+        critique_request="<script>alert('x')</script> & more",
+    )
     html = _page(authoring, draft)
     assert "<script>alert" not in html and "&lt;script&gt;alert(" in html
     services.version_publish(version=draft, user=author)
     v2, _ = services.version_draft_from(version=draft, user=author)
     principle = v2.principles.get(key="honesty")
-    services.principle_update(principle=principle, user=author, expected_row_version=None,
-                              critique_request="<b>bold</b> claims")
-    diff = authoring.get(reverse("constitution_diff", args=[draft.constitution_id])).content.decode()
+    services.principle_update(
+        principle=principle,
+        user=author,
+        expected_row_version=None,
+        critique_request="<b>bold</b> claims",
+    )
+    diff = authoring.get(
+        reverse("constitution_diff", args=[draft.constitution_id])
+    ).content.decode()
     assert "<script>" not in diff and "<b>" not in diff
     # The word diff splits the markup into tokens, each one escaped inside <ins>/<del>.
     assert "&lt;" in diff and "&gt;" in diff and "<ins>" in diff and "<del>" in diff
@@ -131,7 +158,7 @@ def test_edit_creates_a_new_draft_and_redirects_to_it(authoring, team, author):
     assert response["Location"] == reverse("version_detail", args=[draft.pk])
     assert draft.parent == published
     html = _page(authoring, draft)
-    assert 'href="%s"' % reverse("version_detail", args=[published.pk]) in html
+    assert 'href="{}"'.format(reverse("version_detail", args=[published.pk])) in html
 
 
 def test_a_viewer_sees_the_draft_without_edit_controls(client_for, viewer, draft):
@@ -142,12 +169,15 @@ def test_a_viewer_sees_the_draft_without_edit_controls(client_for, viewer, draft
 # --- htmx editing ---------------------------------------------------------------------
 
 
-def test_a_weight_change_over_htmx_returns_the_row_and_out_of_band_table_chart_and_hash(authoring, draft):
+def test_a_weight_change_over_htmx_returns_the_row_and_out_of_band_table_chart_and_hash(
+    authoring, draft
+):
     principle = draft.principles.get(key="honesty")
     before = _live_hash(draft)
     response = authoring.post(
         reverse("principle_update", args=[principle.pk]),
-        {"weight": "4", "row_version": principle.row_version}, **HTMX,
+        {"weight": "4", "row_version": principle.row_version},
+        **HTMX,
     )
     html = response.content.decode()
     assert response.status_code == 200 and "HX-Request" in response["Vary"]
@@ -155,29 +185,39 @@ def test_a_weight_change_over_htmx_returns_the_row_and_out_of_band_table_chart_a
     assert re.search(r'<section id="probabilities" class="card" hx-swap-oob="true">', html)
     assert 'id="probability-chart"' in html
     after = _live_hash(draft)
-    assert after != before and f'<code id="content-hash"' in html and after[:12] in html
+    assert after != before and '<code id="content-hash"' in html and after[:12] in html
     principle.refresh_from_db()
     assert principle.weight == 4 and principle.row_version == 2
     # honesty now has 4/6 of "Broadly ethical", which has 2/8 of the draws: 16.7%.
-    assert re.search(r'data-key="honesty"><td><code>honesty</code></td><td>Broadly ethical</td><td class="num">16.7%', html)
+    assert re.search(
+        r'data-key="honesty"><td><code>honesty</code></td><td>Broadly ethical</td><td class="num">16.7%',
+        html,
+    )
 
 
 def test_unticking_enabled_disables_the_principle_and_updates_probabilities(authoring, draft):
     principle = draft.principles.get(key="honesty")
     response = authoring.post(
         reverse("principle_update", args=[principle.pk]),
-        {"weight": "1.0", "enabled": "false", "row_version": principle.row_version}, **HTMX,
+        {"weight": "1.0", "enabled": "false", "row_version": principle.row_version},
+        **HTMX,
     )
     assert response.status_code == 200
     principle.refresh_from_db()
     assert principle.enabled is False
-    assert re.search(r"<td><code>honesty</code></td><td>Broadly ethical</td><td class=\"num\">0.0%", response.content.decode())
+    assert re.search(
+        r"<td><code>honesty</code></td><td>Broadly ethical</td><td class=\"num\">0.0%",
+        response.content.decode(),
+    )
 
 
 def test_a_non_htmx_post_redirects_back_to_the_version_page_with_a_message(authoring, draft):
     principle = draft.principles.get(key="honesty")
     response = authoring.post(reverse("principle_update", args=[principle.pk]), {"weight": "2"})
-    assert response["Location"] == reverse("version_detail", args=[draft.pk]) + f"#principle-{principle.pk}"
+    assert (
+        response["Location"]
+        == reverse("version_detail", args=[draft.pk]) + f"#principle-{principle.pk}"
+    )
     assert "Saved principle" in authoring.get(response["Location"]).content.decode()
 
 
@@ -191,20 +231,32 @@ def test_the_edit_form_partial_comes_back_for_htmx_get(authoring, draft):
     assert "<html" in full and 'name="critique_request"' in full
 
 
-def test_a_full_edit_saves_every_field_and_can_move_the_principle_to_another_category(authoring, draft):
+def test_a_full_edit_saves_every_field_and_can_move_the_principle_to_another_category(
+    authoring, draft
+):
     principle = draft.principles.get(key="honesty")
     helpful = draft.categories.get(name="Genuinely helpful")
     response = authoring.post(
         reverse("principle_update", args=[principle.pk]),
-        {"key": "truthfulness", "category": helpful.pk, "critique_request": "Find false claims.",
-         "revision_request": "Fix them.", "comparison_question": "Which is truer?", "weight": "2",
-         "enabled": "false", "row_version": principle.row_version},
+        {
+            "key": "truthfulness",
+            "category": helpful.pk,
+            "critique_request": "Find false claims.",
+            "revision_request": "Fix them.",
+            "comparison_question": "Which is truer?",
+            "weight": "2",
+            "enabled": "false",
+            "row_version": principle.row_version,
+        },
         **HTMX,
     )
     assert response.status_code == 200 and response["HX-Retarget"] == "#editor"
     principle.refresh_from_db()
     assert (principle.key, principle.category, principle.weight, principle.enabled) == (
-        "truthfulness", helpful, 2.0, False
+        "truthfulness",
+        helpful,
+        2.0,
+        False,
     )
 
 
@@ -213,33 +265,60 @@ def test_validation_errors_appear_next_to_the_field(authoring, draft):
     category = principle.category
     response = authoring.post(
         reverse("principle_add", args=[draft.pk]),
-        {"key": "fairness", "category": category.pk, "critique_request": "c", "revision_request": "r", "weight": "1"},
+        {
+            "key": "fairness",
+            "category": category.pk,
+            "critique_request": "c",
+            "revision_request": "r",
+            "weight": "1",
+        },
         **HTMX,
     )
     html = response.content.decode()
     assert response.status_code == 422
-    assert re.search(r'name="key"[^>]*value="fairness".*?class="errorlist"[^>]*><li>.*?already has a principle', html, re.S)
+    assert re.search(
+        r'name="key"[^>]*value="fairness".*?class="errorlist"[^>]*><li>.*?already has a principle',
+        html,
+        re.S,
+    )
     response = authoring.post(
         reverse("principle_update", args=[principle.pk]), {"weight": "-1", "row_version": 1}, **HTMX
     )
     assert response.status_code == 422
-    assert re.search(r'field-weight.*?errorlist.*?greater than or equal to 0', response.content.decode(), re.S)
+    assert re.search(
+        r"field-weight.*?errorlist.*?greater than or equal to 0", response.content.decode(), re.S
+    )
     assert Principle.objects.get(pk=principle.pk).weight == 1.0
 
 
 def test_adding_categories_and_principles_and_moving_and_deleting_them(authoring, draft):
-    response = authoring.post(reverse("category_add", args=[draft.pk]),
-                              {"name": "Privacy", "description": "", "weight": "2", "priority": "5"}, **HTMX)
+    response = authoring.post(
+        reverse("category_add", args=[draft.pk]),
+        {"name": "Privacy", "description": "", "weight": "2", "priority": "5"},
+        **HTMX,
+    )
     assert response.status_code == 200 and 'id="editor"' in response.content.decode()
     privacy = draft.categories.get(name="Privacy")
     for key in ("pii", "tracking"):
-        authoring.post(reverse("principle_add", args=[draft.pk]),
-                       {"key": key, "category": privacy.pk, "critique_request": "c", "revision_request": "r",
-                        "comparison_question": "q", "weight": "1", "enabled": "on"})
+        authoring.post(
+            reverse("principle_add", args=[draft.pk]),
+            {
+                "key": key,
+                "category": privacy.pk,
+                "critique_request": "c",
+                "revision_request": "r",
+                "comparison_question": "q",
+                "weight": "1",
+                "enabled": "on",
+            },
+        )
     assert list(privacy.principles.values_list("key", flat=True)) == ["pii", "tracking"]
     tracking = Principle.objects.get(key="tracking")
     authoring.post(reverse("principle_move", args=[tracking.pk]), {"direction": "up"}, **HTMX)
-    assert list(privacy.principles.order_by("order").values_list("key", flat=True)) == ["tracking", "pii"]
+    assert list(privacy.principles.order_by("order").values_list("key", flat=True)) == [
+        "tracking",
+        "pii",
+    ]
     response = authoring.post(reverse("category_delete", args=[privacy.pk]), {}, **HTMX)
     assert response.status_code == 409 and "still has 2 principle" in response.content.decode()
     for p in privacy.principles.all():
@@ -250,29 +329,45 @@ def test_adding_categories_and_principles_and_moving_and_deleting_them(authoring
 
 def test_a_category_weight_change_updates_its_head_and_the_probabilities(authoring, draft):
     category = draft.categories.get(name="Broadly safe")
-    response = authoring.post(reverse("category_update", args=[category.pk]),
-                              {"weight": "0", "row_version": category.row_version}, **HTMX)
+    response = authoring.post(
+        reverse("category_update", args=[category.pk]),
+        {"weight": "0", "row_version": category.row_version},
+        **HTMX,
+    )
     html = response.content.decode()
     assert html.lstrip().startswith(f'<div class="category-head" id="category-head-{category.pk}"')
-    assert "hx-swap-oob" in html and "Broadly safe (total)</th><td class=\"num\">0.0%" in html
+    assert "hx-swap-oob" in html and 'Broadly safe (total)</th><td class="num">0.0%' in html
 
 
 def test_few_shot_examples_can_be_added_edited_and_deleted(authoring, draft):
-    fields = dict(prompt="p", response="r", critique_request="cr", critique="c", revision_request="rr", revision="rev")
+    fields = dict(
+        prompt="p",
+        response="r",
+        critique_request="cr",
+        critique="c",
+        revision_request="rr",
+        revision="rev",
+    )
     response = authoring.post(reverse("few_shot_add", args=[draft.pk]), fields, **HTMX)
     assert response.status_code == 200 and 'id="few-shots"' in response.content.decode()
     example = draft.few_shots.order_by("-order").first()
     assert example.prompt == "p"
-    response = authoring.post(reverse("few_shot_update", args=[example.pk]),
-                              {**fields, "prompt": "better", "row_version": example.row_version})
+    response = authoring.post(
+        reverse("few_shot_update", args=[example.pk]),
+        {**fields, "prompt": "better", "row_version": example.row_version},
+    )
     assert response.status_code == 302
     example.refresh_from_db()
     assert example.prompt == "better"
-    authoring.post(reverse("few_shot_delete", args=[example.pk]), {"row_version": example.row_version})
+    authoring.post(
+        reverse("few_shot_delete", args=[example.pk]), {"row_version": example.row_version}
+    )
     assert not draft.few_shots.filter(pk=example.pk).exists()
 
 
-def test_the_probability_partial_renders_alone_and_says_when_nothing_can_be_drawn(authoring, team, author, draft):
+def test_the_probability_partial_renders_alone_and_says_when_nothing_can_be_drawn(
+    authoring, team, author, draft
+):
     html = authoring.get(reverse("version_probabilities", args=[draft.pk])).content.decode()
     assert html.lstrip().startswith('<section id="probabilities"') and "honesty" in html
     empty = services.constitution_create(team=team, user=author, name="Empty")
@@ -283,27 +378,51 @@ def test_the_probability_partial_renders_alone_and_says_when_nothing_can_be_draw
 # --- optimistic locking ---------------------------------------------------------------
 
 
-def test_two_people_editing_the_same_principle_get_a_conflict_not_a_lost_update(client_for, author, owner, draft):
+def test_two_people_editing_the_same_principle_get_a_conflict_not_a_lost_update(
+    client_for, author, owner, draft
+):
     principle = draft.principles.get(key="honesty")
     alice, bob = client_for(author), client_for(owner)
     url = reverse("principle_update", args=[principle.pk])
     form_a = alice.get(url, **HTMX).content.decode()
     form_b = bob.get(url, **HTMX).content.decode()
-    base = {"key": "honesty", "category": principle.category_id, "revision_request": principle.revision_request,
-            "comparison_question": principle.comparison_question, "weight": "1", "enabled": "on"}
-    response = alice.post(url, {**base, "critique_request": "Alice's critique.", "row_version": _row_version(form_a)}, **HTMX)
+    base = {
+        "key": "honesty",
+        "category": principle.category_id,
+        "revision_request": principle.revision_request,
+        "comparison_question": principle.comparison_question,
+        "weight": "1",
+        "enabled": "on",
+    }
+    response = alice.post(
+        url,
+        {**base, "critique_request": "Alice's critique.", "row_version": _row_version(form_a)},
+        **HTMX,
+    )
     assert response.status_code == 200
-    response = bob.post(url, {**base, "critique_request": "Bob's critique.", "row_version": _row_version(form_b)}, **HTMX)
+    response = bob.post(
+        url,
+        {**base, "critique_request": "Bob's critique.", "row_version": _row_version(form_b)},
+        **HTMX,
+    )
     html = response.content.decode()
     assert response.status_code == 409
     assert 'class="conflict"' in html and "changed by someone else" in html
-    assert "critique request" in html and "Alice&#x27;s critique." in html  # what changed, saved text
-    assert re.search(r'name="critique_request"[^>]*>\s*Bob&#x27;s critique\.</textarea>', html)  # Bob's input kept
+    assert (
+        "critique request" in html and "Alice&#x27;s critique." in html
+    )  # what changed, saved text
+    assert re.search(
+        r'name="critique_request"[^>]*>\s*Bob&#x27;s critique\.</textarea>', html
+    )  # Bob's input kept
     assert "arthur" in html  # who made the saved change
     principle.refresh_from_db()
     assert principle.critique_request == "Alice's critique."
     # Bob's form now carries the current row_version: saving again is a deliberate overwrite.
-    response = bob.post(url, {**base, "critique_request": "Bob's critique.", "row_version": _row_version(html)}, **HTMX)
+    response = bob.post(
+        url,
+        {**base, "critique_request": "Bob's critique.", "row_version": _row_version(html)},
+        **HTMX,
+    )
     assert response.status_code == 200
     principle.refresh_from_db()
     assert principle.critique_request == "Bob's critique."
@@ -329,7 +448,9 @@ def test_a_stale_inline_weight_change_is_refused_with_a_conflict(client_for, aut
 def test_publish_shows_a_validation_summary_listing_every_problem(authoring, draft, author):
     for key in ("honesty", "fairness"):
         p = draft.principles.get(key=key)
-        services.principle_update(principle=p, user=author, expected_row_version=None, comparison_question="")
+        services.principle_update(
+            principle=p, user=author, expected_row_version=None, comparison_question=""
+        )
     response = authoring.post(reverse("version_publish", args=[draft.pk]), {"changelog": "try"})
     html = response.content.decode()
     assert response.status_code == 422
@@ -342,10 +463,16 @@ def test_publish_shows_a_validation_summary_listing_every_problem(authoring, dra
 
 def test_publish_freezes_the_draft_with_its_hash_and_changelog(authoring, draft):
     expected = _live_hash(draft)
-    response = authoring.post(reverse("version_publish", args=[draft.pk]), {"changelog": "First cut"})
+    response = authoring.post(
+        reverse("version_publish", args=[draft.pk]), {"changelog": "First cut"}
+    )
     assert response.status_code == 302
     draft.refresh_from_db()
-    assert (draft.status, draft.content_hash, draft.changelog) == ("published", expected, "First cut")
+    assert (draft.status, draft.content_hash, draft.changelog) == (
+        "published",
+        expected,
+        "First cut",
+    )
     assert "Published v1" in authoring.get(response["Location"]).content.decode()
 
 
@@ -367,25 +494,42 @@ def test_the_diff_page_shows_word_changes_and_probability_changes(authoring, tea
     v1 = published_demo_version(team, author)
     v2, _ = services.version_draft_from(version=v1, user=author)
     honesty = v2.principles.get(key="honesty")
-    services.principle_update(principle=honesty, user=author, expected_row_version=None,
-                              critique_request="Look for claims that are false.", weight=3)
-    response = authoring.get(reverse("constitution_diff", args=[v1.constitution_id]))  # defaults: parent -> latest
+    services.principle_update(
+        principle=honesty,
+        user=author,
+        expected_row_version=None,
+        critique_request="Look for claims that are false.",
+        weight=3,
+    )
+    response = authoring.get(
+        reverse("constitution_diff", args=[v1.constitution_id])
+    )  # defaults: parent -> latest
     # honesty: 2/8 of the draws go to Broadly ethical; its share there goes 1/3 -> 3/5.
     html = response.content.decode()
     assert response.status_code == 200
     assert 'id="diff-honesty"' in html and "weight 1.0 → 3.0" in html
     assert "<del>in the reply </del>" in html
-    assert re.search(r"<code>honesty</code></td>\s*<td class=\"num\">8.3%</td>\s*<td class=\"num\">15.0%</td>", html)
-    same = authoring.get(reverse("constitution_diff", args=[v1.constitution_id]) + "?a=1&b=1").content.decode()
+    assert re.search(
+        r"<code>honesty</code></td>\s*<td class=\"num\">8.3%</td>\s*<td class=\"num\">15.0%</td>",
+        html,
+    )
+    same = authoring.get(
+        reverse("constitution_diff", args=[v1.constitution_id]) + "?a=1&b=1"
+    ).content.decode()
     assert 'id="no-differences"' in same
-    assert authoring.get(reverse("constitution_diff", args=[v1.constitution_id]) + "?a=7").status_code == 404
+    assert (
+        authoring.get(reverse("constitution_diff", args=[v1.constitution_id]) + "?a=7").status_code
+        == 404
+    )
 
 
 def test_the_history_lists_every_change_newest_first(authoring, draft, author):
     principle = draft.principles.get(key="honesty")
     services.principle_update(principle=principle, user=author, expected_row_version=None, weight=2)
     services.version_publish(version=draft, user=author, changelog="go")
-    html = authoring.get(reverse("constitution_history", args=[draft.constitution_id])).content.decode()
+    html = authoring.get(
+        reverse("constitution_history", args=[draft.constitution_id])
+    ).content.decode()
     summaries = [e.summary for e in ChangeEvent.objects.filter(constitution=draft.constitution)]
     positions = [html.index(s.replace("'", "&#x27;")) for s in summaries]
     assert positions == sorted(positions) and len(positions) == 3
@@ -396,7 +540,9 @@ def test_the_history_lists_every_change_newest_first(authoring, draft, author):
 def test_the_dashboard_panel_lists_the_teams_constitutions(authoring, team, draft):
     html = authoring.get(reverse("team_dashboard", args=[team.slug])).content.decode()
     assert 'id="panel-constitutions"' in html
-    assert reverse("constitution_detail", args=[draft.constitution_id]) in html and "1 version" in html
+    assert (
+        reverse("constitution_detail", args=[draft.constitution_id]) in html and "1 version" in html
+    )
 
 
 # --- export and import ----------------------------------------------------------------
@@ -412,14 +558,18 @@ def test_an_export_imports_back_to_the_same_content_hash(authoring, team, author
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     upload = SimpleUploadedFile(f"demo-v1.{fmt}", data)
-    response = authoring.post(reverse("constitution_import", args=[team.slug]), {"files": [upload], "name": "Copy"})
+    response = authoring.post(
+        reverse("constitution_import", args=[team.slug]), {"files": [upload], "name": "Copy"}
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     copy = ConstitutionVersion.objects.get(constitution__name="Copy")
     assert _live_hash(copy) == published.content_hash
 
     upload = SimpleUploadedFile(f"demo-v1.{fmt}", data)
-    response = authoring.post(reverse("constitution_import", args=[team.slug]),
-                              {"files": [upload], "into": published.constitution_id})
+    response = authoring.post(
+        reverse("constitution_import", args=[team.slug]),
+        {"files": [upload], "into": published.constitution_id},
+    )
     v2 = ConstitutionVersion.objects.get(constitution=published.constitution, number=2)
     assert response["Location"] == reverse("version_detail", args=[v2.pk])
     assert v2.parent == published and _live_hash(v2) == published.content_hash
@@ -430,8 +580,10 @@ def test_importing_a_file_whose_name_is_taken_asks_for_another_name(authoring, t
     data = authoring.get(reverse("version_export", args=[published.pk, "json"])).content
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    response = authoring.post(reverse("constitution_import", args=[team.slug]),
-                              {"files": [SimpleUploadedFile("d.json", data)]})
+    response = authoring.post(
+        reverse("constitution_import", args=[team.slug]),
+        {"files": [SimpleUploadedFile("d.json", data)]},
+    )
     assert response.status_code == 422 and "Choose another name" in response.content.decode()
 
 
@@ -439,7 +591,10 @@ def _bad_exports(published_json: bytes) -> dict[str, tuple[bytes, str]]:
     doc = json.loads(published_json)
     doc["principles"][1]["weight"] = float("nan")
     return {
-        "malformed": (b'{"format": "cai_web.constitution",\n  "name": "x",\n  oops}', "line 3, column 3"),
+        "malformed": (
+            b'{"format": "cai_web.constitution",\n  "name": "x",\n  oops}',
+            "line 3, column 3",
+        ),
         "nan weight": (json.dumps(doc, allow_nan=True).encode(), "principles[1].weight"),
         "too large": (b"{" + b" " * 1_000_001 + b"}", "the limit is 1,000,000 bytes"),
         "not utf-8": (b'{"name": "caf\xe9"}', "not valid UTF-8"),
@@ -449,25 +604,38 @@ def _bad_exports(published_json: bytes) -> dict[str, tuple[bytes, str]]:
 @pytest.mark.parametrize("case", ["malformed", "nan weight", "too large", "not utf-8"])
 def test_a_bad_import_shows_its_problem_and_imports_nothing(authoring, team, author, case):
     published = published_demo_version(team, author)
-    data, message = _bad_exports(authoring.get(reverse("version_export", args=[published.pk, "json"])).content)[case]
+    data, message = _bad_exports(
+        authoring.get(reverse("version_export", args=[published.pk, "json"])).content
+    )[case]
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     constitutions, versions = Constitution.objects.count(), ConstitutionVersion.objects.count()
-    response = authoring.post(reverse("constitution_import", args=[team.slug]),
-                              {"files": [SimpleUploadedFile("bad.json", data)], "name": "Bad"})
+    response = authoring.post(
+        reverse("constitution_import", args=[team.slug]),
+        {"files": [SimpleUploadedFile("bad.json", data)], "name": "Bad"},
+    )
     html = response.content.decode()
     assert response.status_code == 422
     assert 'id="import-problems"' in html and "Nothing was imported" in html
-    assert message in html, html[html.index("import-problems"):][:800]
-    assert (Constitution.objects.count(), ConstitutionVersion.objects.count()) == (constitutions, versions)
+    assert message in html, html[html.index("import-problems") :][:800]
+    assert (Constitution.objects.count(), ConstitutionVersion.objects.count()) == (
+        constitutions,
+        versions,
+    )
 
 
 def test_problems_from_several_files_come_as_one_list(authoring, team):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    response = authoring.post(reverse("constitution_import", args=[team.slug]), {
-        "files": [SimpleUploadedFile("a.json", b"{oops"), SimpleUploadedFile("b.yaml", b"\xff\xfe")],
-    })
+    response = authoring.post(
+        reverse("constitution_import", args=[team.slug]),
+        {
+            "files": [
+                SimpleUploadedFile("a.json", b"{oops"),
+                SimpleUploadedFile("b.yaml", b"\xff\xfe"),
+            ],
+        },
+    )
     html = response.content.decode()
     assert html.count('id="import-problems"') == 1
     assert "a.json: malformed JSON" in html and "b.yaml: not valid UTF-8" in html
