@@ -93,3 +93,8 @@ def client_for(client):
         return c
 
     return make
+
+
+def pytest_configure(config):
+    # Speed only: the default hasher costs ~1 s per created user.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
