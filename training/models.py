@@ -315,9 +315,12 @@ class ExampleRound(models.Model):
     critique = models.TextField()
     critique_tokens = models.PositiveIntegerField(default=0)
     critique_finish = models.CharField(max_length=10, choices=Finish.choices, default=Finish.STOP)
-    revision = models.TextField(null=True, blank=True)
+    # None means "not generated yet", which an empty revision is not.
+    revision = models.TextField(null=True, blank=True)  # noqa: DJ001
     revision_tokens = models.PositiveIntegerField(null=True, blank=True)
-    revision_finish = models.CharField(max_length=10, choices=Finish.choices, null=True, blank=True)
+    revision_finish = models.CharField(  # noqa: DJ001
+        max_length=10, choices=Finish.choices, null=True, blank=True
+    )
 
     class Meta:
         ordering = ["example", "round"]

@@ -10,10 +10,15 @@ import pytest
 from django.utils import timezone
 
 from tests.factories import published_demo_version
-from tests.training.run_fixtures import PROMPTS, fake_llm, fake_model_dir, small_config  # noqa: F401
+from tests.training import run_fixtures
+from tests.training.run_fixtures import PROMPTS, small_config
 from training import execution, services, tasks
 from training.engine.critique_revision import CritiqueRevisionConfig
 from training.models import Example, ExampleRound, Run, RunShard, RunStatus
+
+# Fixtures shared with the other run tests (pytest finds them by module name).
+fake_llm = run_fixtures.fake_llm
+fake_model_dir = run_fixtures.fake_model_dir
 
 
 @pytest.fixture
