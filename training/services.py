@@ -268,8 +268,12 @@ def critique_revision_start(
     prompt_selection: str = PromptSelection.TRAIN,
     shard_size: int = DEFAULT_SHARD_SIZE,
     name: str = "",
+    enqueue: bool = True,
 ) -> Run:
     """Create a critique-revision run with its shards and queue one task per shard.
+
+    ``enqueue=False`` leaves the shards queued in the database only, for a caller
+    that runs them itself (``run_critique_revision --inline``, benchmarks).
 
     Refuses drafts and archived versions, objects of another team, an empty prompt
     selection and a constitution nothing can be drawn from.
@@ -330,7 +334,8 @@ def critique_revision_start(
     )
     if not all(s.pk for s in shards):  # backends that do not return ids on bulk_create
         shards = list(run.shards.order_by("index"))
-    _enqueue_shards([s.pk for s in shards])
+    if enqueue:
+        _enqueue_shards([s.pk for s in shards])
     return run
 
 
