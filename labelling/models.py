@@ -152,6 +152,12 @@ class AILabel(models.Model):
     confidence = models.FloatField(null=True, blank=True)  # max(p, 1 - p) of p_debiased
     final = models.CharField(max_length=3, choices=Verdict.choices)
     rule = models.CharField(max_length=10)
+    # Copies of the comparison's human consensus, kept by the services, so agreement
+    # and calibration read only the reviewed labels through a partial index.
+    reviewed = models.BooleanField(default=False)
+    human_verdict = models.CharField(  # noqa: DJ001 (NULL = no human label)
+        max_length=8, choices=HumanVerdict.choices, null=True, blank=True
+    )
 
     class Meta:
         ordering = ["comparison_id", "judge"]
@@ -161,6 +167,9 @@ class AILabel(models.Model):
         indexes = [
             models.Index(fields=["label_set", "consistent"], name="ailabel_set_consistent_idx"),
             models.Index(fields=["label_set", "confidence"], name="ailabel_set_confidence_idx"),
+            models.Index(
+                fields=["label_set"], name="ailabel_reviewed_idx", condition=models.Q(reviewed=True)
+            ),
         ]
 
     def __str__(self) -> str:

@@ -7,13 +7,27 @@ AI-human agreement and calibration from GROUP BYs over the reviewed comparisons 
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Sum, When
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    When,
+)
 from django.http import Http404
 from django.urls import reverse
 
@@ -217,11 +231,11 @@ def _agreement_counts(
 ) -> dict[str, dict[str, dict]]:
     """{slice: {source: {(ai, human): n}}} over reviewed comparisons, plus the unreviewed as (None, None)."""
     field_name = SLICE_FIELDS.get(by)
-    group = ["verdict_ab", "verdict_ba", "final", "comparison__human_verdict"]
+    group = ["verdict_ab", "verdict_ba", "final", "human_verdict"]
     if field_name:
         group.append(field_name)
     rows = (
-        AILabel.objects.filter(Q(label_set=label_set, comparison__review_count__gt=0) & filters.q())
+        AILabel.objects.filter(Q(label_set=label_set, reviewed=True) & filters.q())
         .values(*group)
         .annotate(n=Count("id"))
         .order_by()
@@ -231,7 +245,7 @@ def _agreement_counts(
     )
     for row in rows:
         key = _slice_name(row[field_name]) if field_name else ""
-        human, n = row["comparison__human_verdict"], row["n"]
+        human, n = row["human_verdict"], row["n"]
         out[key]["ab"][(row["verdict_ab"], human)] += n
         out[key]["ba"][(row["verdict_ba"], human)] += n
         out[key]["debiased"][(row["final"], human)] += n
@@ -252,8 +266,7 @@ def _calibration(label_set: LabelSet, filters: Filters) -> list[stats.Calibratio
     )
     agree_expr = Case(
         When(
-            Q(p_debiased__gt=0.5, comparison__human_verdict="a")
-            | Q(p_debiased__lt=0.5, comparison__human_verdict="b"),
+            Q(p_debiased__gt=0.5, human_verdict="a") | Q(p_debiased__lt=0.5, human_verdict="b"),
             then=1,
         ),
         default=0,
@@ -261,9 +274,9 @@ def _calibration(label_set: LabelSet, filters: Filters) -> list[stats.Calibratio
     )
     rows = (
         AILabel.objects.filter(
-            Q(label_set=label_set, comparison__review_count__gt=0, p_debiased__isnull=False)
+            Q(label_set=label_set, reviewed=True, p_debiased__isnull=False)
             & ~Q(p_debiased=0.5)
-            & Q(comparison__human_verdict__in=("a", "b"))
+            & Q(human_verdict__in=("a", "b"))
             & filters.q()
         )
         .annotate(bin=bin_expr)
@@ -292,33 +305,73 @@ def _calibration(label_set: LabelSet, filters: Filters) -> list[stats.Calibratio
 
 
 def _human_agreement(label_set: LabelSet, filters: Filters) -> stats.HumanAgreement:
-    rows = HumanReview.objects.filter(
+    """Human-human agreement, cached until a review of the set is added or removed.
+
+    statsmodels' Cohen's kappa costs ~5 ms a reviewer pair (it builds scipy
+    distributions for its p-values), so 20 reviewers cost about a second; the
+    figures change only when reviews do, and the cache key captures that.
+    """
+    reviews = HumanReview.objects.filter(
         Q(label_set=label_set, comparison__review_count__gte=2)
         & filters.comparison_q("comparison__")
-    ).values_list("comparison_id", "reviewer_name", "verdict")
+    )
+    state = HumanReview.objects.filter(label_set=label_set).aggregate(
+        n=Count("id"), last=Max("id"), at=Max("created_at")
+    )
+    key = (
+        "labelling:hh:"
+        + hashlib.sha256(
+            repr(
+                (
+                    label_set.pk,
+                    label_set.created_at,
+                    filters,
+                    state["n"],
+                    state["last"],
+                    state["at"],
+                )
+            ).encode()
+        ).hexdigest()
+    )
+    cached = cache.get(key)
+    if cached is None:
+        cached = _compute_human_agreement(reviews)
+        cache.set(key, cached, 3600)
+    return cached
+
+
+def _compute_human_agreement(reviews: QuerySet[HumanReview]) -> stats.HumanAgreement:
+    rows = reviews.values_list("comparison_id", "reviewer_name", "verdict")
     seen: set[tuple[int, str]] = set()
-    reviews = []
+    out = []
     for cid, name, verdict in rows.order_by("comparison_id", "pk"):
         if (cid, name) in seen:  # an app user who shares an imported annotator's name
             continue
         seen.add((cid, name))
-        reviews.append((str(cid), name, verdict))
-    return stats.human_agreement(reviews)
+        out.append((str(cid), name, verdict))
+    return stats.human_agreement(out)
 
 
 def audit_summary(label_set: LabelSet) -> AuditSummary:
     """Agreement of the set's final (debiased) AI label with each in-app review."""
-    rows = (
-        HumanReview.objects.filter(label_set=label_set, source=HumanReview.Source.APP)
-        .values("verdict", "comparison__ai_labels__final")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
+    # Reviews join the AI labels of their comparison directly on comparison_id (the
+    # ORM would route through the comparison table, 40k extra lookups at 20k
+    # reviews); only labels marked reviewed qualify, through their partial index.
+    sql = f"""
+        SELECT r.verdict, l.final, COUNT(*)
+        FROM {HumanReview._meta.db_table} r
+        JOIN {AILabel._meta.db_table} l ON l.comparison_id = r.comparison_id AND l.reviewed
+        WHERE r.label_set_id = %s AND l.label_set_id = %s AND r.source = %s
+        GROUP BY r.verdict, l.final
+    """
     counts: dict[tuple, int] = defaultdict(int)
-    n_reviews = 0
-    for r in rows:
-        counts[(r["comparison__ai_labels__final"], r["verdict"])] += r["n"]
-        n_reviews += r["n"]
+    n_reviews = HumanReview.objects.filter(
+        label_set=label_set, source=HumanReview.Source.APP
+    ).count()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [label_set.pk, label_set.pk, HumanReview.Source.APP])
+        for verdict, final, n in cursor.fetchall():
+            counts[(final, verdict)] += n
     agreement = stats.agreement_from_counts(counts, "debiased")
     team = label_set.team
     shortfalls = []

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Min, Sum
+from django.db.models import Count, Min, OuterRef, Subquery, Sum
 from django.utils import timezone
 
 from cai_web.models import Team
@@ -160,18 +160,20 @@ def ailabel_bulk_create(*, label_set: LabelSet, labels: Sequence[AILabelInput]) 
     labelling job can resend a batch. Tallies are rebuilt afterwards.
     """
     ids = {lab.external_id for lab in labels}
-    comparisons: dict[str, tuple[int, str, str]] = {}
+    comparisons: dict[str, tuple[int, str, str, str | None, int]] = {}
     for chunk in iter_chunks(sorted(ids), 2000):
-        for ext, pk, key, cat in Comparison.objects.filter(
+        for ext, *rest in Comparison.objects.filter(
             label_set=label_set, external_id__in=chunk
-        ).values_list("external_id", "pk", "principle_key", "category"):
-            comparisons[ext] = (pk, key, cat)
+        ).values_list(
+            "external_id", "pk", "principle_key", "category", "human_verdict", "review_count"
+        ):
+            comparisons[ext] = tuple(rest)
     missing = sorted(ids - comparisons.keys())
     if missing:
         raise LabellingError(f"No comparison with id {', '.join(missing[:5])} in this label set.")
     rows = []
     for lab in labels:
-        pk, key, cat = comparisons[lab.external_id]
+        pk, key, cat, human, n_reviews = comparisons[lab.external_id]
         rows.append(
             AILabel(
                 label_set=label_set,
@@ -183,6 +185,8 @@ def ailabel_bulk_create(*, label_set: LabelSet, labels: Sequence[AILabelInput]) 
                 verdict_ba=lab.verdict_ba,
                 p_a_ab=lab.p_a_ab,
                 p_a_ba=lab.p_a_ba,
+                reviewed=n_reviews > 0,
+                human_verdict=human,
                 **_derived(label_set, lab),
             )
         )
@@ -363,6 +367,17 @@ def _import_human_labels(label_set: LabelSet, records: Sequence[formats.LabelRec
             Comparison(pk=cid, human_verdict=consensus(verdicts), review_count=len(verdicts))
         )
     Comparison.objects.bulk_update(updates, ["human_verdict", "review_count"], batch_size=BATCH)
+    _copy_consensus_to_labels(Comparison.objects.filter(label_set=label_set, review_count__gt=0))
+
+
+def _copy_consensus_to_labels(comparisons) -> None:
+    """Mirror the comparisons' human consensus onto their AI labels (see AILabel.reviewed)."""
+    AILabel.objects.filter(comparison__in=comparisons).update(
+        reviewed=True,
+        human_verdict=Subquery(
+            Comparison.objects.filter(pk=OuterRef("comparison_id")).values("human_verdict")[:1]
+        ),
+    )
 
 
 def consensus(verdicts: Sequence[str]) -> str | None:
@@ -502,6 +517,9 @@ def review_submit(
     if flag_harmful:
         changes["flagged_harmful"] = True
     Comparison.objects.filter(pk=comparison.pk).update(**changes)
+    AILabel.objects.filter(comparison=comparison).update(
+        reviewed=True, human_verdict=changes["human_verdict"]
+    )
     return review, True
 
 
