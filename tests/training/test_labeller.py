@@ -67,7 +67,14 @@ def test_the_prompt_puts_answers_in_slots_and_the_question_last():
 
 @pytest.mark.parametrize("shared_prefix", [True, False], ids=["kv-cache", "plain"])
 def test_swapping_the_answers_mirrors_the_probabilities(backend, shared_prefix):
-    kwargs = dict(content=DEMO_CONSTITUTION, backend=backend, seed=7, shared_prefix=shared_prefix)
+    # k=2 so that the kv-cache variant really takes the fast path.
+    kwargs = dict(
+        content=DEMO_CONSTITUTION,
+        backend=backend,
+        seed=7,
+        k_principles=2,
+        shared_prefix=shared_prefix,
+    )
     original = label_pairs(PAIRS, **kwargs)
     swapped = label_pairs([_swap(p) for p in PAIRS], **kwargs)
     for o, s in zip(original, swapped, strict=True):

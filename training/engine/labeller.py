@@ -247,7 +247,8 @@ def label_pairs(
     _check_args(k_principles, mode, batch_size, cot_clamp)
     pairs = list(pairs)
     labels: list[PairLabel] = []
-    fast = shared_prefix and mode == "logprob" and _has_fast_path(backend)
+    # With one principle a group has nothing to share, so the plain path is as fast.
+    fast = shared_prefix and mode == "logprob" and k_principles > 1 and _has_fast_path(backend)
     params = cot_params or SamplingParams(temperature=0.0, max_new_tokens=96, seed=seed)
     for start in range(0, len(pairs), batch_size):
         if should_stop is not None and should_stop():
@@ -422,18 +423,28 @@ def _score_groups_cached(backend: Any, jobs: Sequence[_Job]) -> list[list[float]
         sizes = [len(g) for g in groups]
         suffixes = [row[n:] for g, n in zip(groups, prefix_lengths, strict=True) for row in g]
         suffix_width = max(len(s) for s in suffixes)
+        # Left-padded too, so every row's last real token is the last column and the
+        # LM head runs on that column only (logits_to_keep=1): over a 49k vocabulary the
+        # head costs more than the whole suffix otherwise. The pads sit between prefix
+        # and suffix, masked out; positions skip them.
         suffix_ids = torch.full((len(suffixes), suffix_width), pad_id, dtype=torch.long)
         suffix_mask = torch.zeros((len(suffixes), suffix_width), dtype=torch.long)
+        pads = []
         for row, suffix in enumerate(suffixes):
-            suffix_ids[row, : len(suffix)] = torch.tensor(suffix, dtype=torch.long)
-            suffix_mask[row, : len(suffix)] = 1
+            pad = suffix_width - len(suffix)
+            pads.append(pad)
+            suffix_ids[row, pad:] = torch.tensor(suffix, dtype=torch.long)
+            suffix_mask[row, pad:] = 1
         repeat = torch.tensor(sizes, device=device)
         full_mask = torch.cat(
             [prefix_mask.repeat_interleave(repeat, dim=0), suffix_mask.to(device)], dim=1
         )
         start = torch.tensor(prefix_lengths, device=device).repeat_interleave(repeat)
-        suffix_positions = start[:, None] + torch.arange(suffix_width, device=device)[None, :]
-        last = torch.tensor([len(s) - 1 for s in suffixes], device=device)
+        offsets = (
+            torch.arange(suffix_width, device=device)[None, :]
+            - torch.tensor(pads, device=device)[:, None]
+        )
+        suffix_positions = start[:, None] + offsets.clamp(min=0)
 
         with torch.inference_mode():
             out = model(
@@ -454,8 +465,9 @@ def _score_groups_cached(backend: Any, jobs: Sequence[_Job]) -> list[list[float]
                 position_ids=suffix_positions,
                 past_key_values=cache,
                 use_cache=True,
+                logits_to_keep=1,
             ).logits
-        picked = logits[torch.arange(len(suffixes), device=device), last]
+        picked = logits[:, -1, :]
         probs = torch.softmax(picked.float().index_select(-1, index_tensor), dim=-1)[:, 0].tolist()
         at = 0
         for job_index, size in zip(chunk, sizes, strict=True):
