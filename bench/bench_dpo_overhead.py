@@ -78,7 +78,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from training.engine.trainers.config import DPOConfigCAI
     from training.engine.trainers.data import write_jsonl
-    from training.engine.trainers.dpo import build_trainer, main as dpo_main
+    from training.engine.trainers.dpo import build_trainer
+    from training.engine.trainers.dpo import main as dpo_main
 
     work = Path(tempfile.mkdtemp(prefix="bench_dpo_"))
     try:
