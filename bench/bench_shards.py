@@ -137,6 +137,13 @@ def main() -> None:
             f"{run.completion_tokens} tokens) on {hosts}",
             flush=True,
         )
+        for shard in run.shards.order_by("index"):
+            offset = (shard.started_at - run.created_at).total_seconds()
+            took = (shard.finished_at - shard.started_at).total_seconds()
+            print(
+                f"   shard {shard.index} on {shard.worker}: started +{offset:.1f} s, took {took:.1f} s"
+            )
+    print(f"load average after: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if 1 in results and 2 in results:
         print(f"speed-up with 2 workers: {results[1] / results[2]:.2f}x (ideal on 2 cores: 2x)")
 
