@@ -95,7 +95,7 @@ class ModelSpec:
     """Which model to load and how. ``options`` carries backend-specific knobs.
 
     Known options: transformers: ``static_cache`` (bool, CUDA only, default True),
-    ``batch_size`` (int); vllm: ``tensor_parallel_size``, ``gpu_memory_utilization``,
+    ``batch_size`` (int), ``threads`` (torch CPU threads, process-wide); vllm: ``tensor_parallel_size``, ``gpu_memory_utilization``,
     ``tokenizer``; openai: ``model``, ``concurrency``, ``timeout``, ``max_retries``,
     ``backoff``.
     """

@@ -93,6 +93,13 @@ class TransformersBackend:
             raise BackendError(f"spec {spec.name!r} asks for {device} but CUDA is not available")
         self.device = torch.device(device)
         self.dtype = self._resolve_dtype(spec.dtype, self.device.type)
+        threads = spec.options.get("threads")
+        if threads is not None:
+            # Process-wide. On a shared CPU box, 1 thread beats 2 by 10x when other
+            # processes compete for the cores (OpenMP threads spin waiting on each other).
+            if int(threads) < 1:
+                raise BackendError(f"options['threads'] must be >= 1, got {threads!r}")
+            torch.set_num_threads(int(threads))
 
         load_kwargs: dict[str, Any] = {"local_files_only": True}
         if gguf_file:
