@@ -424,3 +424,11 @@ def test_the_http_client_reports_a_server_that_is_not_there():
         port = sock.getsockname()[1]
     with pytest.raises(BackendError, match="failed after 2 tries"):
         _client(f"http://127.0.0.1:{port}/v1", retries=1)
+
+
+def test_a_nonsense_thread_count_is_refused(tiny_model_dir):
+    spec = ModelSpec(
+        name="tiny", backend="transformers", path=str(tiny_model_dir), options={"threads": 0}
+    )
+    with pytest.raises(BackendError, match="threads"):
+        load_backend(spec)
