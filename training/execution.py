@@ -404,6 +404,11 @@ def _execute(shard: RunShard, attempt: int) -> str:
     from training.engine.critique_revision import run_critique_revision
 
     run = shard.run
+    if run.kind != "critique_revision":
+        # RL-CAI stages (SFT, labelling, DPO, reward, evaluation): one shard each.
+        from training.rlcai_exec import execute
+
+        return execute(shard, attempt)
     config = run.config_object()
     rows = list(run_prompt_queryset(run.prompt_set, run.prompt_selection).values_list("id", "text"))
     prompt_ids = [pk for pk, _ in rows]

@@ -128,6 +128,22 @@ class Prompt(models.Model):
 
 class RunKind(models.TextChoices):
     CRITIQUE_REVISION = "critique_revision", "Critique–revision (SL-CAI)"
+    SFT = "sft", "SFT (SL-CAI model)"
+    LABELLING = "labelling", "AI preference labelling"
+    DPO = "dpo", "DPO (RL-CAI policy)"
+    REWARD = "reward", "Reward model"
+    EVALUATION = "evaluation", "Evaluation"
+
+
+# Kinds that run one trainer or pipeline in a single shard (training/rlcai_exec.py).
+STAGE_KINDS = (
+    RunKind.SFT,
+    RunKind.LABELLING,
+    RunKind.DPO,
+    RunKind.REWARD,
+    RunKind.EVALUATION,
+)
+TRAINING_KINDS = (RunKind.SFT, RunKind.DPO, RunKind.REWARD)
 
 
 class RunStatus(models.TextChoices):
@@ -195,6 +211,45 @@ class Run(models.Model):
     gpu_seconds = models.FloatField(default=0.0)
     error = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
+    # --- RL-CAI stages (issue 5); empty for critique-revision runs ---
+    # The run whose output this one consumes: the critique-revision run an SFT run
+    # trains on. Models a run trains on are ``model`` (registered, with source_run).
+    source_run = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="derived_runs"
+    )
+    # The feedback model of a labelling or evaluation run.
+    judge_model = models.ForeignKey(
+        ModelEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="judged_runs"
+    )
+    # The model an evaluation compares the trained policy (``model``) with.
+    base_model = models.ForeignKey(
+        ModelEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="baseline_runs"
+    )
+    # Input of DPO / reward runs.
+    label_set = models.ForeignKey(
+        "labelling.LabelSet",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="training_runs",
+    )
+    # Output of a labelling run (kept on the training side: labelling has no FK here).
+    output_label_set = models.OneToOneField(
+        "labelling.LabelSet",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="labelling_run",
+    )
+    # Why the launcher trained on a label set that was not approved (empty if it was).
+    override_reason = models.TextField(blank=True)
+    # "cuda" or "cpu", and how many GPUs: gpu_seconds is wall time x GPUs on "cuda",
+    # process CPU-seconds on "cpu" (shown as such).
+    device = models.CharField(max_length=10, blank=True)
+    device_count = models.PositiveSmallIntegerField(default=0)
+    # Final figures of a stage run: final metrics, global step, resumed_from,
+    # evaluation results, labels written.
+    result = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -228,6 +283,10 @@ class Run(models.Model):
             from training.engine.critique_revision import CritiqueRevisionConfig
 
             return CritiqueRevisionConfig.from_dict(self.config)
+        if self.kind in STAGE_KINDS:
+            from training.rlcai_config import stage_config_from_dict
+
+            return stage_config_from_dict(self.kind, self.config)
         raise ValueError(f"unknown run kind {self.kind!r}")
 
 
@@ -276,6 +335,29 @@ class RunShard(models.Model):
     @property
     def indices(self) -> list[int]:
         return list(range(self.start, self.end))
+
+
+class RunMetric(models.Model):
+    """One logged value of a training run at one optimizer step (loss, rewards/margins...).
+
+    Written by the trainers' MetricsCallback sink every logging step; a resumed run
+    logs the steps after its checkpoint again, which overwrite (run, step, name).
+    """
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="metrics")
+    step = models.PositiveIntegerField()
+    name = models.CharField(max_length=80)
+    value = models.FloatField()
+
+    class Meta:
+        ordering = ["run", "step", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "step", "name"], name="unique_run_metric"),
+        ]
+        indexes = [models.Index(fields=["run", "step"], name="runmetric_run_step_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}@{self.step} {self.name}={self.value:g}"
 
 
 class Finish(models.TextChoices):
