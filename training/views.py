@@ -102,6 +102,10 @@ def run_list(request: HttpRequest, slug: str) -> HttpResponse:
 
 def run_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     team, membership, run = _run(request, slug, pk)
+    if run.kind != "critique_revision":  # RL-CAI stages have their own page
+        from .views_rlcai import stage_detail
+
+        return stage_detail(request, team, membership, run)
     context = {
         "team": team,
         "membership": membership,

@@ -1,0 +1,438 @@
+"""The RL-CAI pages as each member of the cast sees them: launch forms per kind, the
+stage run page (live charts, 286 when over, cost line, override), the lineage page,
+and the launch commands. Nothing trains here (runs are created with enqueue=False
+and their metrics written by hand); the trainers are tested in test_rlcai_runs.py."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from labelling.models import LabelSet
+from labelling.services import (
+    AILabelInput,
+    ComparisonInput,
+    ailabel_bulk_create,
+    comparison_bulk_create,
+    labelset_create,
+)
+from tests.factories import published_demo_version
+from tests.training import run_fixtures
+from tests.training.run_fixtures import PROMPTS, small_config
+from training import rlcai, services
+from training.models import Run, RunKind, RunMetric, RunStatus
+from training.rlcai_config import EvaluationRunConfig, LabellingRunConfig
+
+fake_llm = run_fixtures.fake_llm
+fake_model_dir = run_fixtures.fake_model_dir
+
+READ_ROLES = ("owner", "author", "auditor", "viewer")
+LAUNCH_ROLES = ("owner", "author")
+
+pytestmark = pytest.mark.django_db
+
+
+def _label_set(team, user, name="pilot labels", n=4):
+    label_set = labelset_create(team=team, user=user, name=name, source_kind="import")
+    comparison_bulk_create(
+        label_set=label_set,
+        comparisons=[
+            ComparisonInput(f"c{i}", f"prompt {i}", f"safe {i}", f"unsafe {i}") for i in range(n)
+        ],
+    )
+    ailabel_bulk_create(
+        label_set=label_set,
+        labels=[AILabelInput(f"c{i}", "judge", "a", "a", 0.8, 0.7) for i in range(n)],
+    )
+    label_set.refresh_from_db()
+    return label_set
+
+
+@pytest.fixture
+def setup(cast, team, author, fake_model_dir, settings, tmp_path):
+    settings.ARTIFACTS_DIR = tmp_path / "artifacts"
+    version = published_demo_version(team, author)
+    prompt_set = services.promptset_import(
+        team=team,
+        user=author,
+        name="locks",
+        data="\n".join(PROMPTS).encode(),
+        filename="p.txt",
+        held_out_fraction=0.2,
+    )
+    model = services.model_register(team=team, user=author, name="fake", path=str(fake_model_dir))
+    cr = services.critique_revision_start(
+        team=team,
+        user=author,
+        version=version,
+        prompt_set=prompt_set,
+        model=model,
+        config=small_config(),
+        prompt_selection="all",
+        enqueue=False,
+    )
+    Run.objects.filter(pk=cr.pk).update(status=RunStatus.SUCCEEDED)
+    cr.refresh_from_db()
+    sft = rlcai.sft_start(
+        team=team, user=author, source_run=cr, model=model, train={"max_steps": 5}, enqueue=False
+    )
+    sft_model = services.model_register(
+        team=team, user=author, name="sft out", path=str(fake_model_dir), source_run=sft
+    )
+    Run.objects.filter(pk=sft.pk).update(status=RunStatus.SUCCEEDED, gpu_seconds=12.5, device="cpu")
+    labelling = rlcai.labelling_start(
+        team=team,
+        user=author,
+        prompt_set=prompt_set,
+        policy=sft_model,
+        judge=model,
+        version=version,
+        config=LabellingRunConfig(max_new_tokens=4),
+        enqueue=False,
+    )
+    out = labelling.output_label_set
+    comparison_bulk_create(
+        label_set=out, comparisons=[ComparisonInput("x", "p", "a", "b", principle_key="k")]
+    )
+    ailabel_bulk_create(label_set=out, labels=[AILabelInput("x", "fake", "a", "b", 0.9, 0.2)])
+    Run.objects.filter(pk=labelling.pk).update(
+        status=RunStatus.SUCCEEDED,
+        gpu_seconds=36.0,
+        device="cpu",
+        result={"labels": 1000},
+        examples_done=1000,
+    )
+    out.refresh_from_db()
+    dpo = rlcai.dpo_start(
+        team=team,
+        user=author,
+        label_set=out,
+        model=sft_model,
+        train={"max_steps": 4},
+        override_reason="pilot before the audit",
+        enqueue=False,
+    )
+    RunMetric.objects.bulk_create(
+        [
+            RunMetric(run=dpo, step=s, name=n, value=v)
+            for s in (1, 2, 3)
+            for n, v in (("loss", 0.7 - 0.1 * s), ("rewards/margins", 0.05 * s - 0.05))
+        ]
+    )
+    Run.objects.filter(pk=dpo.pk).update(status=RunStatus.RUNNING, done_units=3)
+    evaluation = rlcai.evaluation_start(
+        team=team,
+        user=author,
+        policy=sft_model,
+        base=model,
+        judge=model,
+        version=version,
+        prompt_set=prompt_set,
+        config=EvaluationRunConfig(),
+        enqueue=False,
+    )
+    Run.objects.filter(pk=evaluation.pk).update(
+        status=RunStatus.SUCCEEDED,
+        result={
+            "n_pairs": 2,
+            "wins": 1,
+            "losses": 1,
+            "ties": 0,
+            "win_rate": 0.5,
+            "ci_low": 0.09,
+            "ci_high": 0.91,
+            "position_consistency": 1.0,
+            "refusal_rate_policy": 0.1,
+            "refusal_rate_base": 0.05,
+            "n_benign": 20,
+            "examples": [],
+        },
+    )
+    return {
+        "team": team,
+        "version": version,
+        "prompt_set": prompt_set,
+        "model": model,
+        "cr": cr,
+        "sft": sft,
+        "sft_model": sft_model,
+        "labelling": labelling,
+        "dpo": dpo,
+        "evaluation": evaluation,
+    }
+
+
+def _read_urls(s) -> list[str]:
+    slug = s["team"].slug
+    urls = [
+        reverse("run_detail", args=[slug, s[k].pk])
+        for k in ("sft", "labelling", "dpo", "evaluation")
+    ]
+    urls.append(reverse("lineage", args=[slug, s["version"].pk]))
+    urls.append(reverse("run_list", args=[slug]))
+    return urls
+
+
+@pytest.mark.parametrize("role", READ_ROLES)
+def test_members_read_every_stage_page(setup, cast, client_for, role) -> None:
+    client = client_for(cast[role])
+    for url in _read_urls(setup):
+        assert client.get(url).status_code == 200, url
+
+
+def test_outsiders_get_404_on_every_stage_url(setup, cast, client_for) -> None:
+    client = client_for(cast["outsider"])
+    slug = setup["team"].slug
+    urls = _read_urls(setup) + [reverse("stage_launch", args=[slug, k]) for k in ("sft", "dpo")]
+    for url in urls:
+        assert client.get(url).status_code == 404, url
+    assert client.post(reverse("stage_launch", args=[slug, "dpo"]), {}).status_code == 404
+
+
+def test_anonymous_visitors_are_sent_to_log_in(setup, client_for) -> None:
+    response = client_for(None).get(
+        reverse("lineage", args=[setup["team"].slug, setup["version"].pk])
+    )
+    assert response.status_code in (302, 404)
+
+
+@pytest.mark.parametrize("role", ("auditor", "viewer"))
+def test_members_who_cannot_launch_get_403_and_no_forms(setup, cast, client_for, role) -> None:
+    client = client_for(cast[role])
+    slug = setup["team"].slug
+    assert client.post(reverse("stage_launch", args=[slug, "dpo"]), {}).status_code == 403
+    assert client.get(reverse("stage_launch", args=[slug, "sft"])).status_code == 403
+    assert 'id="rlcai-launch"' not in client.get(reverse("run_list", args=[slug])).content.decode()
+
+
+@pytest.mark.parametrize("role", LAUNCH_ROLES)
+def test_launchers_see_one_form_per_stage_on_the_runs_page(setup, cast, client_for, role) -> None:
+    body = (
+        client_for(cast[role]).get(reverse("run_list", args=[setup["team"].slug])).content.decode()
+    )
+    for kind in ("sft", "labelling", "dpo", "reward", "evaluation"):
+        assert f'id="launch-{kind}"' in body
+    # Only succeeded critique-revision runs are offered to SFT.
+    assert f'value="{setup["cr"].pk}"' in body
+
+
+def _dpo_post(setup, label_set, **extra):
+    data = {
+        "dpo-label_set": label_set.pk,
+        "dpo-model": setup["sft_model"].pk,
+        "dpo-max_steps": 4,
+        "dpo-learning_rate": 5e-7,
+        "dpo-per_device_batch_size": 2,
+        "dpo-max_length": 256,
+        "dpo-seed": 0,
+        "dpo-threshold": 0.5,
+        "dpo-beta": 0.1,
+        "dpo-label_smoothing": 0.0,
+    }
+    data.update({f"dpo-{k}": v for k, v in extra.items()})
+    return data
+
+
+def test_launching_dpo_on_an_unapproved_set_is_refused_without_a_reason(
+    setup, cast, client_for, django_capture_on_commit_callbacks
+) -> None:
+    label_set = _label_set(setup["team"], cast["author"])
+    client = client_for(cast["author"])
+    url = reverse("stage_launch", args=[setup["team"].slug, "dpo"])
+    before = Run.objects.count()
+    response = client.post(url, _dpo_post(setup, label_set))
+    assert response.status_code == 400
+    assert "not approved" in response.content.decode()
+    assert Run.objects.count() == before
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(url, _dpo_post(setup, label_set, override_reason="pilot"))
+    assert response.status_code == 302
+    run = Run.objects.latest("pk")
+    assert run.kind == RunKind.DPO and run.override_reason == "pilot"
+    assert len(callbacks) == 1  # one task on the gpu queue, after commit
+    assert response["Location"] == reverse("run_detail", args=[setup["team"].slug, run.pk])
+    page = client.get(response["Location"]).content.decode()
+    assert 'id="override"' in page and "pilot" in page
+
+
+def test_launching_dpo_on_an_approved_set_needs_no_reason(setup, cast, client_for) -> None:
+    label_set = _label_set(setup["team"], cast["author"])
+    LabelSet.objects.filter(pk=label_set.pk).update(status="approved")
+    response = client_for(cast["author"]).post(
+        reverse("stage_launch", args=[setup["team"].slug, "dpo"]), _dpo_post(setup, label_set)
+    )
+    assert response.status_code == 302
+    assert Run.objects.latest("pk").override_reason == ""
+
+
+def test_each_launch_form_starts_its_kind(setup, cast, client_for) -> None:
+    s, slug = setup, setup["team"].slug
+    client = client_for(cast["owner"])
+    posts = {
+        "sft": {
+            "source_run": s["cr"].pk,
+            "model": s["model"].pk,
+            "max_steps": 3,
+            "learning_rate": 2e-5,
+            "per_device_batch_size": 2,
+            "max_length": 256,
+            "seed": 0,
+        },
+        "labelling": {
+            "prompt_set": s["prompt_set"].pk,
+            "prompt_selection": "train",
+            "policy": s["sft_model"].pk,
+            "judge": s["model"].pk,
+            "version": s["version"].pk,
+            "k_principles": 2,
+            "mode": "logprob",
+            "temperature": 0.8,
+            "max_new_tokens": 16,
+            "batch_size": 4,
+            "seed": 1,
+        },
+        "reward": {
+            "label_set": s["labelling"].output_label_set_id,
+            "model": s["model"].pk,
+            "max_steps": 3,
+            "learning_rate": 1e-5,
+            "per_device_batch_size": 2,
+            "max_length": 256,
+            "seed": 0,
+            "threshold": 0.6,
+            "eval_fraction": 0.2,
+            "override_reason": "try",
+        },
+        "evaluation": {
+            "policy": s["sft_model"].pk,
+            "base": s["model"].pk,
+            "judge": s["model"].pk,
+            "version": s["version"].pk,
+            "prompt_set": s["prompt_set"].pk,
+            "max_new_tokens": 16,
+            "k_principles": 1,
+            "benign_limit": 5,
+            "seed": 0,
+        },
+    }
+    for kind, data in posts.items():
+        response = client.post(
+            reverse("stage_launch", args=[slug, kind]), {f"{kind}-{k}": v for k, v in data.items()}
+        )
+        assert response.status_code == 302, (kind, response.content.decode()[-3000:])
+        run = Run.objects.latest("pk")
+        assert run.kind == kind and run.shards.count() == 1
+    assert Run.objects.get(kind="reward", override_reason="try").config["threshold"] == 0.6
+
+
+def test_the_run_page_draws_live_charts_and_stops_polling_when_finished(
+    setup, cast, client_for
+) -> None:
+    client = client_for(cast["viewer"])
+    url = reverse("run_detail", args=[setup["team"].slug, setup["dpo"].pk])
+    page = client.get(url).content.decode()
+    assert 'id="loss-chart"' in page and 'id="margin-chart"' in page
+    assert 'hx-trigger="every 2s"' in page and "<svg" in page
+    fragment = client.get(url, headers={"HX-Request": "true"})
+    assert fragment.status_code == 200 and "<html" not in fragment.content.decode()
+    assert fragment["Vary"] and "HX-Request" in fragment["Vary"]
+    Run.objects.filter(pk=setup["dpo"].pk).update(status=RunStatus.SUCCEEDED)
+    fragment = client.get(url, headers={"HX-Request": "true"})
+    assert fragment.status_code == 286
+    assert 'hx-trigger="every 2s"' not in fragment.content.decode()
+
+
+def test_the_cost_line_shows_cpu_seconds_labels_per_hour_and_the_human_price(
+    setup, cast, client_for
+) -> None:
+    url = reverse("run_detail", args=[setup["team"].slug, setup["labelling"].pk])
+    page = client_for(cast["viewer"]).get(url).content.decode()
+    # 1,000 labels in 36 CPU-seconds = 100,000 per hour; humans: $50-$500.
+    assert "36.0 CPU-seconds (no GPU)" in page
+    assert "100,000 labels per CPU-hour" in page
+    assert "$50.00–$500.00" in page
+    assert 'id="output-label-set"' in page
+
+
+def test_the_evaluation_page_shows_the_win_rate_interval_and_refusals(setup, cast, client_for):
+    url = reverse("run_detail", args=[setup["team"].slug, setup["evaluation"].pk])
+    page = client_for(cast["viewer"]).get(url).content.decode()
+    assert "50%" in page and "9–91%" in page
+    assert "trained 10% · base 5%" in page
+
+
+def test_the_lineage_page_links_every_node(setup, cast, client_for) -> None:
+    s = setup
+    page = (
+        client_for(cast["viewer"])
+        .get(reverse("lineage", args=[s["team"].slug, s["version"].pk]))
+        .content.decode()
+    )
+    for key in ("cr", "sft", "labelling", "dpo", "evaluation"):
+        assert reverse("run_detail", args=[s["team"].slug, s[key].pk]) in page, key
+    assert (
+        reverse("labelset_detail", args=[s["team"].slug, s["labelling"].output_label_set_id])
+        in page
+    )
+    assert "sft out" in page and "not audited yet" in page
+    version_page = client_for(cast["viewer"]).get(reverse("version_detail", args=[s["version"].pk]))
+    assert (
+        reverse("lineage", args=[s["team"].slug, s["version"].pk]) in version_page.content.decode()
+    )
+
+
+def test_another_teams_version_has_no_lineage_here(setup, cast, client_for, other_team) -> None:
+    other = published_demo_version(other_team, cast["outsider"], name="Theirs")
+    response = client_for(cast["author"]).get(
+        reverse("lineage", args=[setup["team"].slug, other.pk])
+    )
+    assert response.status_code == 404
+
+
+def test_the_dpo_command_refuses_an_unapproved_set_and_records_an_override(setup, cast) -> None:
+    from django.core.management.base import CommandError
+
+    label_set = _label_set(setup["team"], cast["author"], name="cmd labels")
+    args = [
+        "run_dpo",
+        "--team",
+        setup["team"].slug,
+        "--label-set",
+        str(label_set.pk),
+        "--model",
+        "sft out",
+        "--max-steps",
+        "2",
+    ]
+    with pytest.raises(CommandError, match="not approved"):
+        call_command(*args)
+    call_command(*args, "--override-reason", "from the shell")
+    assert Run.objects.latest("pk").override_reason == "from the shell"
+
+
+def test_the_stage_commands_start_their_runs(setup, cast) -> None:
+    s, slug = setup, setup["team"].slug
+    call_command("run_sft", "--team", slug, "--source-run", str(s["cr"].pk), "--model", "fake")
+    assert Run.objects.latest("pk").kind == "sft"
+    call_command(
+        "run_labelling",
+        *("--team", slug, "--prompt-set", "locks", "--policy", "sft out", "--judge", "fake"),
+        *("--version", str(s["version"].pk), "--k", "2", "--cot"),
+    )
+    run = Run.objects.latest("pk")
+    assert (
+        run.kind == "labelling" and run.config["mode"] == "cot" and run.config["k_principles"] == 2
+    )
+    call_command(
+        "run_reward",
+        *("--team", slug, "--label-set", str(s["labelling"].output_label_set_id)),
+        *("--model", "fake", "--override-reason", "x", "--eval-fraction", "0.2"),
+    )
+    assert Run.objects.latest("pk").config["train"]["eval_fraction"] == 0.2
+    call_command(
+        "run_evaluation",
+        *("--team", slug, "--policy", "sft out", "--base", "fake", "--judge", "fake"),
+        *("--version", str(s["version"].pk), "--prompt-set", "locks", "--benign", "3"),
+    )
+    assert Run.objects.latest("pk").kind == "evaluation"
