@@ -1,0 +1,42 @@
+"""Constitution content as plain frozen dataclasses, with validation and a stable hash.
+
+Nothing here imports Django: the web app stores this content in its models, and
+runs, samplers and GPU workers receive it as plain data. ``ConstitutionContent``
+has one canonical dict form (``to_dict``) and one canonical JSON text; its sha256
+is the content hash that names a constitution version everywhere.
+"""
+
+from __future__ import annotations
+
+from .defaults import DEFAULT_CATEGORIES, DEMO_CONSTITUTION
+from .parsing import problem_path
+from .specs import (
+    DEFAULT_COMPARISON_QUESTION,
+    KEY_PATTERN,
+    MAX_NAME,
+    MAX_TEXT,
+    SCHEMA_VERSION,
+    CategorySpec,
+    ConstitutionContent,
+    ContentError,
+    FewShotSpec,
+    PrincipleSpec,
+)
+from .validation import validate_content
+
+__all__ = [
+    "CategorySpec",
+    "ConstitutionContent",
+    "ContentError",
+    "DEFAULT_CATEGORIES",
+    "DEFAULT_COMPARISON_QUESTION",
+    "DEMO_CONSTITUTION",
+    "FewShotSpec",
+    "KEY_PATTERN",
+    "MAX_NAME",
+    "MAX_TEXT",
+    "PrincipleSpec",
+    "SCHEMA_VERSION",
+    "problem_path",
+    "validate_content",
+]
