@@ -1,0 +1,230 @@
+"""Lookups and editing helpers shared by the constitution screens.
+
+An htmx edit answers with partials of ``version_detail.html`` (plus out-of-band
+updates); the same edit without htmx redirects or renders the whole page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django_htmx.http import HttpResponseClientRefresh
+
+from cai_web.models import Capability, Team
+from cai_web.permissions import get_for_user, require_membership
+
+from .. import selectors, services
+from ..forms import CategoryForm, FewShotForm, PrincipleForm
+from ..models import ChangeEvent, Constitution, ConstitutionVersion
+from ..presenters import probability_view
+
+PAGE = "constitutions/version_detail.html"
+EDIT = Capability.EDIT_CONSTITUTIONS
+
+# --- lookups ------------------------------------------------------------------------
+
+
+def _team(request: HttpRequest, slug: str, capability: str = Capability.VIEW):
+    team = Team.objects.filter(slug=slug).first()
+    if team is None:
+        raise Http404("No such team.")
+    return team, require_membership(request.user, team, capability)
+
+
+def _constitution(request: HttpRequest, pk: int, capability: str = Capability.VIEW) -> Constitution:
+    return get_for_user(
+        Constitution.objects.select_related("team"), request.user, capability=capability, pk=pk
+    )
+
+
+def _version(
+    request: HttpRequest, pk: int, capability: str = Capability.VIEW
+) -> ConstitutionVersion:
+    return get_for_user(
+        ConstitutionVersion.objects.select_related("constitution__team"),
+        request.user,
+        team_path="constitution__team",
+        capability=capability,
+        pk=pk,
+    )
+
+
+def _child(request: HttpRequest, model, pk: int):
+    """A category, principle or few-shot example the user may edit."""
+    return get_for_user(
+        model.objects.select_related("version__constitution__team"),
+        request.user,
+        team_path="version__constitution__team",
+        capability=EDIT,
+        pk=pk,
+    )
+
+
+def _page_context(request: HttpRequest, pk: int, **extra: Any) -> dict[str, Any]:
+    """Everything the version page and its partials need, in a fixed number of queries."""
+    version = selectors.version_with_content(pk)
+    membership = require_membership(request.user, version.constitution.team)
+    content = selectors.version_content(version)
+    categories = list(version.categories.all())
+    principles = list(version.principles.all())
+    for c in categories:
+        c.principle_list = [p for p in principles if p.category_id == c.pk]
+    can_edit = membership.can(EDIT) and version.is_editable
+    context: dict[str, Any] = {
+        "team": version.constitution.team,
+        "membership": membership,
+        "constitution": version.constitution,
+        "version": version,
+        "categories": categories,
+        "principles": principles,
+        "few_shots": list(version.few_shots.all()),
+        "content": content,
+        "live_hash": content.short_hash,
+        "probabilities": probability_view(content),
+        "can_edit": can_edit,
+        "can_author": membership.can(EDIT),
+        "category_form": CategoryForm(auto_id="new-category-%s"),
+        "principle_form": PrincipleForm(auto_id="new-principle-%s", categories=categories),
+        "few_shot_form": FewShotForm(auto_id="new-few-shot-%s"),
+    }
+    context.update(extra)
+    return context
+
+
+def _add_error(form, exc: services.ConstitutionError) -> None:
+    form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+
+
+def _conflict(exc: services.EditConflict, form, fields: tuple[str, ...]) -> dict[str, Any]:
+    """What the user needs to resolve a conflict: the message, who changed the row last,
+    the saved values that differ from theirs. The form keeps their input but now carries
+    the current row_version, so saving again deliberately replaces the saved text."""
+    current = exc.current
+    info: dict[str, Any] = {"message": str(exc), "saved": [], "last": None}
+    if current is None:
+        return info
+    data = form.data.copy()
+    data["row_version"] = current.row_version
+    form.data = data
+    for name in fields:
+        saved = getattr(current, name)
+        if name == "category":
+            saved = current.category.name
+            mine = dict(form.fields["category"].choices).get(_int(form.data.get("category")))
+        elif name == "enabled":
+            mine = form.data.get("enabled") in ("on", "true", "True", "1")
+        else:
+            mine = form.data.get(name, "")
+        if name == "weight":
+            changed = _float(mine) != saved
+        else:
+            changed = str(saved).strip() != str(mine).strip()
+        if changed:
+            info["saved"].append((name.replace("_", " "), saved))
+    info["last"] = (
+        ChangeEvent.objects.filter(version=current.version_id).select_related("user").first()
+    )
+    return info
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _find(items, pk: int):
+    return next(item for item in items if item.pk == pk)
+
+
+def _immutable(
+    request: HttpRequest, version_pk: int, exc: services.ConstitutionError
+) -> HttpResponse:
+    messages.error(request, str(exc))
+    if request.htmx:
+        # The page is stale (the version left draft): reload it whole.
+        return HttpResponseClientRefresh()
+    return render(request, PAGE, _page_context(request, version_pk), status=409)
+
+
+def _partials(
+    request: HttpRequest, context: dict[str, Any], main: str, *oob: str, status: int = 200
+) -> HttpResponse:
+    """One partial for the htmx target plus out-of-band partials (each renders hx-swap-oob)."""
+    html = render_to_string(f"{PAGE}#{main}", context, request)
+    for name in oob:
+        html += render_to_string(f"{PAGE}#{name}", {**context, "oob": True}, request)
+    return HttpResponse(html, status=status)
+
+
+def _done(
+    request: HttpRequest,
+    version_pk: int,
+    message: str,
+    main: str,
+    *oob: str,
+    anchor: str = "",
+    focus: tuple[str, str, int] | None = None,
+) -> HttpResponse:
+    """A successful edit: the updated partials for htmx, a redirect with a message otherwise.
+    ``focus`` (list name, context name, pk) names the object a per-row partial renders."""
+    if request.htmx:
+        context = _page_context(request, version_pk, flash=message)
+        if focus is not None:
+            list_name, name, pk = focus
+            context[name] = _find(context[list_name], pk)
+        return _partials(request, context, main, *oob, "flash")
+    messages.success(request, message)
+    return redirect(reverse("version_detail", args=[version_pk]) + (f"#{anchor}" if anchor else ""))
+
+
+def _failed(
+    request: HttpRequest,
+    version_pk: int,
+    main: str,
+    *,
+    status: int = 422,
+    attach=None,
+    **extra: Any,
+) -> HttpResponse:
+    """A refused edit: the form with its errors, as a partial (htmx) or on the whole page."""
+    context = _page_context(request, version_pk, **extra)
+    if attach is not None:
+        attach(context)
+    if request.htmx:
+        return _partials(request, context, main, status=status)
+    return render(request, PAGE, context, status=status)
+
+
+CONTENT_CHANGED = ("probabilities", "hash")
+
+
+def _initial(obj, form_class) -> dict[str, Any]:
+    initial = {name: getattr(obj, name) for name in form_class.base_fields if hasattr(obj, name)}
+    if "category" in form_class.base_fields:
+        initial["category"] = obj.category_id
+    return initial
+
+
+def _attach(
+    context, list_name: str, pk: int, form, conflict=None, *, quick: bool = False, error: str = ""
+) -> None:
+    """Put the edit state on the object the page is about to render (the template checks it)."""
+    obj = _find(context[list_name], pk)
+    obj.edit_form = None if quick and conflict else form
+    obj.conflict = conflict
+    obj.error = error
+    context[{"principles": "p", "categories": "c", "few_shots": "f"}[list_name]] = obj

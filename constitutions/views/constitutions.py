@@ -1,0 +1,178 @@
+"""Team constitution list, creation, import, history and diff."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.html import format_html, format_html_join
+from django.views.decorators.http import require_http_methods
+
+from cai_web.permissions import require_membership
+
+from .. import selectors, services
+from ..content import DEFAULT_CATEGORIES, ConstitutionContent, ContentError
+from ..diff import PRINCIPLE_TEXT_FIELDS, diff_contents
+from ..formats import FormatError, import_constitution
+from ..forms import ConstitutionCreateForm, ImportForm
+from ..models import ConstitutionVersion
+from .common import EDIT, _add_error, _constitution, _team
+
+
+@require_http_methods(["GET", "POST"])
+def constitution_list(request: HttpRequest, slug: str) -> HttpResponse:
+    team, membership = _team(request, slug)
+    form = ConstitutionCreateForm()
+    status = 200
+    if request.method == "POST":
+        require_membership(request.user, team, EDIT)
+        form = ConstitutionCreateForm(request.POST)
+        if form.is_valid():
+            try:
+                version = services.constitution_create(
+                    team=team,
+                    user=request.user,
+                    name=form.cleaned_data["name"],
+                    description=form.cleaned_data["description"],
+                    content=ConstitutionContent(categories=DEFAULT_CATEGORIES),
+                )
+            except services.ConstitutionError as exc:
+                _add_error(form, exc)
+            else:
+                messages.success(request, f"Created {version.constitution.name} with draft v1.")
+                return redirect("version_detail", pk=version.pk)
+        status = 422
+    return render(
+        request,
+        "constitutions/constitution_list.html",
+        {
+            "team": team,
+            "membership": membership,
+            "constitutions": selectors.constitution_list(team=team),
+            "form": form,
+            "can_edit": membership.can(EDIT),
+        },
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def constitution_import(request: HttpRequest, slug: str) -> HttpResponse:
+    team, membership = _team(request, slug, EDIT)
+    form = ImportForm(team=team)
+    problems: list[str] = []
+    status = 200
+    if request.method == "POST":
+        form = ImportForm(request.POST, request.FILES, team=team)
+        if form.is_valid():
+            files = [(f.name, f.read()) for f in form.cleaned_data["files"]]
+            try:
+                imported = import_constitution(files)
+                version = services.constitution_import(
+                    team=team,
+                    user=request.user,
+                    name=form.cleaned_data["name"] or imported.name,
+                    description=imported.description,
+                    content=imported.content,
+                    into=form.cleaned_data["into"],
+                    source=", ".join(name for name, _ in files),
+                )
+            except (FormatError, ContentError) as exc:
+                problems = exc.problems
+            except services.ConstitutionError as exc:
+                if exc.field == "name":
+                    form.add_error("name", f"{exc} Choose another name below.")
+                else:
+                    problems = [str(exc)]
+            else:
+                for warning in imported.warnings:
+                    messages.warning(request, warning)
+                messages.success(
+                    request,
+                    f"Imported {len(imported.content.principles)} principles "
+                    f"({imported.source_format}) as {version}.",
+                )
+                return redirect("version_detail", pk=version.pk)
+        status = 422
+    return render(
+        request,
+        "constitutions/import.html",
+        {"team": team, "membership": membership, "form": form, "problems": problems},
+        status=status,
+    )
+
+
+def constitution_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    constitution = _constitution(request, pk)
+    latest = constitution.versions.order_by("-number").first()
+    if latest is None:
+        return redirect("constitution_history", pk=constitution.pk)
+    return redirect("version_detail", pk=latest.pk)
+
+
+def constitution_history(request: HttpRequest, pk: int) -> HttpResponse:
+    constitution = _constitution(request, pk)
+    return render(
+        request,
+        "constitutions/history.html",
+        {
+            "team": constitution.team,
+            "constitution": constitution,
+            "events": selectors.history(constitution),
+            "versions": selectors.versions_of(constitution),
+        },
+    )
+
+
+def constitution_diff(request: HttpRequest, pk: int) -> HttpResponse:
+    constitution = _constitution(request, pk)
+    versions = list(selectors.versions_of(constitution))
+    by_number = {v.number: v for v in versions}
+    context: dict[str, Any] = {
+        "team": constitution.team,
+        "constitution": constitution,
+        "versions": versions,
+    }
+    if not versions:
+        return render(request, "constitutions/diff.html", context)
+    b = _pick(request.GET.get("b"), by_number, versions[0])
+    default_a = b.parent if b.parent_id in by_number else by_number.get(b.number - 1, b)
+    a = _pick(request.GET.get("a"), by_number, default_a)
+    old = selectors.version_content(selectors.version_with_content(a.pk))
+    new = selectors.version_content(selectors.version_with_content(b.pk))
+    context.update(a=a, b=b, diff=diff_contents(old, new))
+    context["principle_rows"] = [_principle_diff_row(p) for p in context["diff"].principles]
+    return render(request, "constitutions/diff.html", context)
+
+
+def _pick(raw: str | None, by_number: dict[int, ConstitutionVersion], default):
+    if raw in (None, ""):
+        return default
+    try:
+        return by_number[int(raw)]
+    except (ValueError, KeyError):
+        raise Http404(f"This constitution has no version {raw!r}.") from None
+
+
+def segments_html(segments) -> str:
+    """Word-diff segments as markup; every piece of text is escaped by format_html."""
+    tags = {"insert": "ins", "delete": "del"}
+    return format_html_join(
+        "",
+        "{}",
+        (
+            (format_html("<{}>{}</{}>", tags[op], text, tags[op]) if op in tags else text,)
+            for op, text in segments
+        ),
+    )
+
+
+def _principle_diff_row(p) -> dict[str, Any]:
+    texts = [
+        (name.replace("_", " "), segments_html(change.segments))
+        for name in PRINCIPLE_TEXT_FIELDS
+        if (change := p.change(name)) is not None
+    ]
+    return {"diff": p, "texts": texts}
