@@ -18,12 +18,14 @@ from .common import (
     _attach,
     _child,
     _conflict,
+    _delete,
     _done,
+    _edit_row,
     _failed,
     _immutable,
     _initial,
-    _int,
     _version,
+    _with_errors_of,
 )
 
 
@@ -67,17 +69,13 @@ def category_update(request: HttpRequest, pk: int) -> HttpResponse:
     quick = request.method == "POST" and "name" not in request.POST
     auto_id = f"category-{pk}-%s"
     if request.method == "GET":
-        form = (
-            None
-            if "cancel" in request.GET
-            else CategoryForm(initial=_initial(category, CategoryForm), auto_id=auto_id)
-        )
-        return _failed(
+        return _edit_row(
             request,
             version_pk,
             "category_head",
-            status=200,
-            attach=lambda ctx: _attach(ctx, "categories", pk, form),
+            "categories",
+            pk,
+            lambda: CategoryForm(initial=_initial(category, CategoryForm), auto_id=auto_id),
         )
     form = (QuickWeightForm if quick else CategoryForm)(request.POST, auto_id=auto_id)
     conflict = None
@@ -109,15 +107,12 @@ def category_update(request: HttpRequest, pk: int) -> HttpResponse:
                 focus=("categories", "c", pk),
             )
     if quick and conflict is None:
-        # The inline weight box has no room for an editor: show the full form with the error.
-        full = CategoryForm(
-            {**_initial(category, CategoryForm), **request.POST.dict()}, auto_id=auto_id
+        form = _with_errors_of(
+            form,
+            CategoryForm(
+                {**_initial(category, CategoryForm), **request.POST.dict()}, auto_id=auto_id
+            ),
         )
-        full.is_valid()
-        for field, errors in form.errors.items():
-            for error in errors:
-                full.add_error(field if field in full.fields else None, error)
-        form = full
     return _failed(
         request,
         version_pk,
@@ -131,23 +126,12 @@ def category_update(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def category_delete(request: HttpRequest, pk: int) -> HttpResponse:
     category = _child(request, Category, pk)
-    version_pk = category.version_id
-    try:
-        services.category_delete(
-            category=category,
-            user=request.user,
-            expected_row_version=_int(request.POST.get("row_version")),
-        )
-    except services.VersionImmutable as exc:
-        return _immutable(request, version_pk, exc)
-    except services.ConstitutionError as exc:
-        return _failed(
-            request,
-            version_pk,
-            "editor",
-            status=409,
-            attach=partial(_attach, list_name="categories", pk=pk, form=None, error=str(exc)),
-        )
-    return _done(
-        request, version_pk, f"Deleted category {category.name!r}.", "editor", *CONTENT_CHANGED
+    return _delete(
+        request,
+        category,
+        partial(services.category_delete, category=category),
+        list_name="categories",
+        main="editor",
+        message=f"Deleted category {category.name!r}.",
+        oob=CONTENT_CHANGED,
     )

@@ -6,6 +6,7 @@ updates); the same edit without htmx redirects or renders the whole page.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.contrib import messages
@@ -228,3 +229,56 @@ def _attach(
     obj.conflict = conflict
     obj.error = error
     context[{"principles": "p", "categories": "c", "few_shots": "f"}[list_name]] = obj
+
+
+def _edit_row(
+    request: HttpRequest, version_pk: int, main: str, list_name: str, pk: int, make_form
+) -> HttpResponse:
+    """GET on an edit URL: the row with its edit form, or back without it on ``?cancel``."""
+    form = None if "cancel" in request.GET else make_form()
+    return _failed(
+        request,
+        version_pk,
+        main,
+        status=200,
+        attach=lambda ctx: _attach(ctx, list_name, pk, form),
+    )
+
+
+def _with_errors_of(quick_form, full_form):
+    """The inline weight box has no room for an editor: show the full form, carrying the
+    inline form's errors, so the user sees what was wrong and can fix it there."""
+    full_form.is_valid()
+    for field, errors in quick_form.errors.items():
+        for error in errors:
+            full_form.add_error(field if field in full_form.fields else None, error)
+    return full_form
+
+
+def _delete(
+    request: HttpRequest,
+    obj,
+    delete,
+    *,
+    list_name: str,
+    main: str,
+    message: str,
+    oob: tuple[str, ...],
+    anchor: str = "",
+) -> HttpResponse:
+    """Delete one row of a draft version through ``delete(user=, expected_row_version=)``.
+    A refusal (a stale row_version, for one) is shown on the row itself."""
+    version_pk = obj.version_id
+    try:
+        delete(user=request.user, expected_row_version=_int(request.POST.get("row_version")))
+    except services.VersionImmutable as exc:
+        return _immutable(request, version_pk, exc)
+    except services.ConstitutionError as exc:
+        return _failed(
+            request,
+            version_pk,
+            main,
+            status=409,
+            attach=partial(_attach, list_name=list_name, pk=obj.pk, form=None, error=str(exc)),
+        )
+    return _done(request, version_pk, message, main, *oob, anchor=anchor)

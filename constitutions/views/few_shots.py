@@ -17,11 +17,12 @@ from .common import (
     _attach,
     _child,
     _conflict,
+    _delete,
     _done,
+    _edit_row,
     _failed,
     _immutable,
     _initial,
-    _int,
     _version,
 )
 
@@ -58,17 +59,13 @@ def few_shot_update(request: HttpRequest, pk: int) -> HttpResponse:
     version_pk = example.version_id
     auto_id = f"few-shot-{pk}-%s"
     if request.method == "GET":
-        form = (
-            None
-            if "cancel" in request.GET
-            else FewShotForm(initial=_initial(example, FewShotForm), auto_id=auto_id)
-        )
-        return _failed(
+        return _edit_row(
             request,
             version_pk,
             "few_shots",
-            status=200,
-            attach=lambda ctx: _attach(ctx, "few_shots", pk, form),
+            "few_shots",
+            pk,
+            lambda: FewShotForm(initial=_initial(example, FewShotForm), auto_id=auto_id),
         )
     form = FewShotForm(request.POST, auto_id=auto_id)
     conflict = None
@@ -109,23 +106,13 @@ def few_shot_update(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def few_shot_delete(request: HttpRequest, pk: int) -> HttpResponse:
     example = _child(request, FewShotExample, pk)
-    version_pk = example.version_id
-    try:
-        services.few_shot_delete(
-            example=example,
-            user=request.user,
-            expected_row_version=_int(request.POST.get("row_version")),
-        )
-    except services.VersionImmutable as exc:
-        return _immutable(request, version_pk, exc)
-    except services.ConstitutionError as exc:
-        return _failed(
-            request,
-            version_pk,
-            "few_shots",
-            status=409,
-            attach=partial(_attach, list_name="few_shots", pk=pk, form=None, error=str(exc)),
-        )
-    return _done(
-        request, version_pk, "Deleted a few-shot example.", "few_shots", "hash", anchor="few-shots"
+    return _delete(
+        request,
+        example,
+        partial(services.few_shot_delete, example=example),
+        list_name="few_shots",
+        main="few_shots",
+        message="Deleted a few-shot example.",
+        oob=("hash",),
+        anchor="few-shots",
     )

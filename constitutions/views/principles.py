@@ -22,13 +22,15 @@ from .common import (
     _attach,
     _child,
     _conflict,
+    _delete,
     _done,
+    _edit_row,
     _failed,
     _find,
     _immutable,
     _initial,
-    _int,
     _version,
+    _with_errors_of,
 )
 
 
@@ -81,19 +83,15 @@ def principle_update(request: HttpRequest, pk: int) -> HttpResponse:
     categories = list(Category.objects.filter(version=version_pk))
     auto_id = f"principle-{pk}-%s"
     if request.method == "GET":
-        form = (
-            None
-            if "cancel" in request.GET
-            else PrincipleForm(
-                initial=_initial(principle, PrincipleForm), auto_id=auto_id, categories=categories
-            )
-        )
-        return _failed(
+        return _edit_row(
             request,
             version_pk,
             "principle",
-            status=200,
-            attach=lambda ctx: _attach(ctx, "principles", pk, form),
+            "principles",
+            pk,
+            lambda: PrincipleForm(
+                initial=_initial(principle, PrincipleForm), auto_id=auto_id, categories=categories
+            ),
         )
     quick = "key" not in request.POST
     if quick:
@@ -142,20 +140,18 @@ def principle_update(request: HttpRequest, pk: int) -> HttpResponse:
             # The form was swapped into the principle's row; a category move needs the whole editor.
             return reswap(retarget(response, "#editor"), "outerHTML") if request.htmx else response
     if quick and conflict is None:
-        full = PrincipleForm(
-            {
-                **_initial(principle, PrincipleForm),
-                **request.POST.dict(),
-                "category": principle.category_id,
-            },
-            auto_id=auto_id,
-            categories=categories,
+        form = _with_errors_of(
+            form,
+            PrincipleForm(
+                {
+                    **_initial(principle, PrincipleForm),
+                    **request.POST.dict(),
+                    "category": principle.category_id,
+                },
+                auto_id=auto_id,
+                categories=categories,
+            ),
         )
-        full.is_valid()
-        for field, errors in form.errors.items():
-            for error in errors:
-                full.add_error(field if field in full.fields else None, error)
-        form = full
     return _failed(
         request,
         version_pk,
@@ -169,25 +165,14 @@ def principle_update(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def principle_delete(request: HttpRequest, pk: int) -> HttpResponse:
     principle = _child(request, Principle, pk)
-    version_pk = principle.version_id
-    try:
-        services.principle_delete(
-            principle=principle,
-            user=request.user,
-            expected_row_version=_int(request.POST.get("row_version")),
-        )
-    except services.VersionImmutable as exc:
-        return _immutable(request, version_pk, exc)
-    except services.ConstitutionError as exc:
-        return _failed(
-            request,
-            version_pk,
-            "editor",
-            status=409,
-            attach=partial(_attach, list_name="principles", pk=pk, form=None, error=str(exc)),
-        )
-    return _done(
-        request, version_pk, f"Deleted principle {principle.key!r}.", "editor", *CONTENT_CHANGED
+    return _delete(
+        request,
+        principle,
+        partial(services.principle_delete, principle=principle),
+        list_name="principles",
+        main="editor",
+        message=f"Deleted principle {principle.key!r}.",
+        oob=CONTENT_CHANGED,
     )
 
 
