@@ -1,0 +1,86 @@
+"""Statistics for auditing AI preference labels.
+
+Plain Python and numpy: no Django. Every function takes plain dataclasses (or
+pre-aggregated counts, so a view can ``GROUP BY`` in SQL) and returns frozen
+dataclasses with ``as_dict()`` for JSON. Every rate carries its ``n``.
+
+Conventions (see docs/statistics.md for formulas and sources):
+
+* Verdicts are canonical: ``"a"`` means response_a won, whichever slot it was shown
+  in. Order AB shows a in the first slot; order BA shows b first, and its verdict
+  has already been mapped back to canonical a/b. ``None`` means the judge gave no
+  usable verdict (parse failure, refusal).
+* Position bias follows Zheng et al. 2023 (MT-Bench paper, Table 2): every pair
+  lands in exactly one of consistent / biased toward first / biased toward second /
+  error, so the four rates sum to 1.
+* "Positional agreement" follows LLMBar (Zeng et al. 2023, ``evaluate.py``:
+  ``equal += output_True == output_False``), which also counts two missing verdicts
+  as agreeing; it is reported separately so the published numbers can be checked.
+"""
+
+from __future__ import annotations
+
+from .agreement import (
+    Agreement,
+    OrderAveragedAccuracy,
+    agreement,
+    agreement_from_counts,
+    order_averaged_accuracy,
+)
+from .bias import BinomialTest, PositionBias, position_bias, position_bias_from_counts
+from .calibration import CalibrationBin, calibration
+from .common import (
+    CONFIDENCE_LEVEL,
+    HUMAN_VERDICTS,
+    SLICE_KEYS,
+    UNSET_SLICE,
+    VERDICTS,
+    HumanVerdict,
+    Kappa,
+    PairJudgement,
+    Rate,
+    Rule,
+    Source,
+    Verdict,
+    kappa_from_table,
+    slice_by,
+    wilson_rate,
+)
+from .humans import HumanAgreement, PairwiseKappa, human_agreement
+from .labels import DerivedLabel, derive_label
+from .sampling import sample_size_for_halfwidth
+
+__all__ = [
+    "Agreement",
+    "BinomialTest",
+    "CONFIDENCE_LEVEL",
+    "CalibrationBin",
+    "DerivedLabel",
+    "HUMAN_VERDICTS",
+    "HumanAgreement",
+    "HumanVerdict",
+    "Kappa",
+    "OrderAveragedAccuracy",
+    "PairJudgement",
+    "PairwiseKappa",
+    "PositionBias",
+    "Rate",
+    "Rule",
+    "SLICE_KEYS",
+    "Source",
+    "UNSET_SLICE",
+    "VERDICTS",
+    "Verdict",
+    "agreement",
+    "agreement_from_counts",
+    "calibration",
+    "derive_label",
+    "human_agreement",
+    "kappa_from_table",
+    "order_averaged_accuracy",
+    "position_bias",
+    "position_bias_from_counts",
+    "sample_size_for_halfwidth",
+    "slice_by",
+    "wilson_rate",
+]
