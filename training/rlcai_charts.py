@@ -81,9 +81,9 @@ def step_chart(
             f'stroke="#e5e7eb"/><text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" '
             f'fill="#6b7280">{tick:g}</text>'
         )
-    for label_step in sorted({s0, s1}):
+    for label_step, anchor in ((s0, "start"), (s1, "end"))[: 1 if s0 == s1 else 2]:
         body.append(
-            f'<text x="{x(label_step):.1f}" y="{height - 10}" text-anchor="middle" '
+            f'<text x="{x(label_step):.1f}" y="{height - 10}" text-anchor="{anchor}" '
             f'fill="#374151">step {label_step}</text>'
         )
     for i, (name, values) in enumerate(series):
@@ -120,7 +120,11 @@ def run_charts(run: Run) -> list[dict[str, object]]:
         by_name.setdefault(name, []).append((step, value))
     charts = []
     for chart_id, title, names in CHARTS:
-        series = [(n, _thin(by_name[n])) for n in names if n in by_name]
+        present = [n for n in names if n in by_name]
+        if "rewards/accuracies" in present and "mean_token_accuracy" in present:
+            # DPO also logs the policy's token accuracy, which is not a preference accuracy.
+            present.remove("mean_token_accuracy")
+        series = [(n, _thin(by_name[n])) for n in present]
         if not series:
             continue
         charts.append(
