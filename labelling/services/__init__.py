@@ -1,0 +1,65 @@
+"""Writes to the labelling app: label sets, AI labels, reviews, queues, approval.
+
+The RL-CAI labelling run calls :func:`labelset_create_from_pairs` or
+:func:`labelset_create` + :func:`comparison_bulk_create` + :func:`ailabel_bulk_create`
+with plain dataclasses, exactly as the importers do.
+"""
+
+from __future__ import annotations
+
+from .approval import (
+    labelset_approve,
+    labelset_reject,
+    labelset_require_approved,
+    team_audit_settings_update,
+)
+from .common import (
+    BATCH,
+    CHOICES,
+    IMPORT_FORMATS,
+    AILabelInput,
+    ComparisonInput,
+    LabellingError,
+    LabelSetNotApproved,
+    iter_chunks,
+)
+from .labelsets import (
+    ailabel_bulk_create,
+    comparison_bulk_create,
+    consensus,
+    labelset_create,
+    labelset_create_from_pairs,
+    labelset_import,
+    labelset_refresh_tallies,
+)
+from .queues import _largest_remainder, queue_create, queue_rebuild, queue_sample
+from .reviews import canonical_verdict, review_submit, shown_order_for
+
+__all__ = [
+    "AILabelInput",
+    "BATCH",
+    "CHOICES",
+    "ComparisonInput",
+    "IMPORT_FORMATS",
+    "LabelSetNotApproved",
+    "LabellingError",
+    "_largest_remainder",
+    "ailabel_bulk_create",
+    "canonical_verdict",
+    "comparison_bulk_create",
+    "consensus",
+    "iter_chunks",
+    "labelset_approve",
+    "labelset_create",
+    "labelset_create_from_pairs",
+    "labelset_import",
+    "labelset_refresh_tallies",
+    "labelset_reject",
+    "labelset_require_approved",
+    "queue_create",
+    "queue_rebuild",
+    "queue_sample",
+    "review_submit",
+    "shown_order_for",
+    "team_audit_settings_update",
+]

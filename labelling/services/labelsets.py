@@ -1,0 +1,374 @@
+"""Creating label sets: AI labels and comparisons in bulk, tallies, imports with human labels."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, OuterRef, Subquery, Sum
+
+from cai_web.models import Team
+from constitutions.models import ConstitutionVersion, Principle, VersionStatus
+
+from .. import formats, stats
+from ..models import AILabel, AILabelTally, Comparison, HumanReview, LabelSet
+from .common import BATCH, AILabelInput, ComparisonInput, LabellingError, iter_chunks
+
+
+def labelset_create(
+    *,
+    team: Team,
+    user,
+    name: str,
+    source_kind: str,
+    source_detail: dict[str, Any] | None = None,
+    description: str = "",
+    rule: str = "agree",
+    threshold: float = 0.5,
+) -> LabelSet:
+    name = (name or "").strip()
+    if not name:
+        raise LabellingError("Give the label set a name.")
+    if source_kind not in LabelSet.SourceKind.values:
+        raise LabellingError(f"Unknown source kind {source_kind!r}.")
+    stats.derive_label("a", "a", rule=rule, threshold=threshold)  # validates rule/threshold
+    if LabelSet.objects.filter(team=team, name=name).exists():
+        raise LabellingError(f"This team already has a label set called {name!r}.")
+    return LabelSet.objects.create(
+        team=team,
+        name=name,
+        description=description,
+        source_kind=source_kind,
+        source_detail=source_detail or {},
+        rule=rule,
+        threshold=threshold,
+        created_by=user,
+    )
+
+
+@transaction.atomic
+def comparison_bulk_create(*, label_set: LabelSet, comparisons: Sequence[ComparisonInput]) -> int:
+    rows = [
+        Comparison(
+            label_set=label_set,
+            external_id=c.external_id,
+            prompt=c.prompt,
+            response_a=c.response_a,
+            response_b=c.response_b,
+            principle_id=c.principle_id,
+            principle_key=c.principle_key,
+            category=c.category,
+            metadata=c.metadata,
+            flagged_harmful=bool(c.metadata.get("harmful"))
+            if isinstance(c.metadata, dict)
+            else False,
+        )
+        for c in comparisons
+    ]
+    Comparison.objects.bulk_create(rows, batch_size=BATCH)
+    LabelSet.objects.filter(pk=label_set.pk).update(
+        comparison_count=Comparison.objects.filter(label_set=label_set).count()
+    )
+    return len(rows)
+
+
+def _derived(label_set: LabelSet, item: AILabelInput) -> dict[str, Any]:
+    d = stats.derive_label(
+        item.verdict_ab,
+        item.verdict_ba,
+        item.p_a_ab,
+        item.p_a_ba,
+        rule=label_set.rule,
+        threshold=label_set.threshold,
+    )
+    return {
+        "consistent": d.consistent,
+        "preferred_slot": d.preferred_slot,
+        "p_debiased": d.p_debiased,
+        "confidence": None if d.p_debiased is None else max(d.p_debiased, 1 - d.p_debiased),
+        "final": d.final,
+        "rule": d.rule,
+    }
+
+
+@transaction.atomic
+def ailabel_bulk_create(*, label_set: LabelSet, labels: Sequence[AILabelInput]) -> int:
+    """Insert or update (per comparison and judge) AI labels; derived fields computed here.
+
+    Idempotent: writing the same labels again changes nothing, so a restarted
+    labelling job can resend a batch. Tallies are rebuilt afterwards.
+    """
+    ids = {lab.external_id for lab in labels}
+    comparisons: dict[str, tuple[int, str, str, str | None, int]] = {}
+    for chunk in iter_chunks(sorted(ids), 2000):
+        for ext, *rest in Comparison.objects.filter(
+            label_set=label_set, external_id__in=chunk
+        ).values_list(
+            "external_id", "pk", "principle_key", "category", "human_verdict", "review_count"
+        ):
+            comparisons[ext] = tuple(rest)
+    missing = sorted(ids - comparisons.keys())
+    if missing:
+        raise LabellingError(f"No comparison with id {', '.join(missing[:5])} in this label set.")
+    rows = []
+    for lab in labels:
+        pk, key, cat, human, n_reviews = comparisons[lab.external_id]
+        rows.append(
+            AILabel(
+                label_set=label_set,
+                comparison_id=pk,
+                judge=lab.judge,
+                principle_key=key,
+                category=cat,
+                verdict_ab=lab.verdict_ab,
+                verdict_ba=lab.verdict_ba,
+                p_a_ab=lab.p_a_ab,
+                p_a_ba=lab.p_a_ba,
+                reviewed=n_reviews > 0,
+                human_verdict=human,
+                **_derived(label_set, lab),
+            )
+        )
+    AILabel.objects.bulk_create(
+        rows,
+        batch_size=BATCH,
+        update_conflicts=True,
+        unique_fields=["comparison", "judge"],
+        update_fields=[
+            "verdict_ab",
+            "verdict_ba",
+            "p_a_ab",
+            "p_a_ba",
+            "consistent",
+            "preferred_slot",
+            "p_debiased",
+            "confidence",
+            "final",
+            "rule",
+        ],
+    )
+    labelset_refresh_tallies(label_set=label_set)
+    return len(rows)
+
+
+@transaction.atomic
+def labelset_refresh_tallies(*, label_set: LabelSet) -> None:
+    """Rebuild the per-slice verdict counts with one GROUP BY over the set's AI labels."""
+    AILabelTally.objects.filter(label_set=label_set).delete()
+    groups = (
+        AILabel.objects.filter(label_set=label_set)
+        .values("judge", "principle_key", "category", "verdict_ab", "verdict_ba")
+        .annotate(
+            n=Count("id"),
+            n_p_ab=Count("p_a_ab"),
+            sum_p_ab=Sum("p_a_ab"),
+            n_p_ba=Count("p_a_ba"),
+            sum_p_ba=Sum("p_a_ba"),
+        )
+        .order_by()
+    )
+    tallies = [
+        AILabelTally(
+            label_set=label_set,
+            **{k: g[k] for k in ("judge", "principle_key", "category", "verdict_ab", "verdict_ba")},
+            n=g["n"],
+            n_p_ab=g["n_p_ab"],
+            sum_p_ab=g["sum_p_ab"] or 0.0,
+            n_p_ba=g["n_p_ba"],
+            sum_p_ba=g["sum_p_ba"] or 0.0,
+        )
+        for g in groups
+    ]
+    AILabelTally.objects.bulk_create(tallies, batch_size=BATCH)
+    LabelSet.objects.filter(pk=label_set.pk).update(ai_label_count=sum(t.n for t in tallies))
+
+
+def _principles_of(version: ConstitutionVersion | None) -> dict[str, Principle]:
+    if version is None:
+        return {}
+    return {p.key: p for p in version.principles.select_related("category")}
+
+
+@transaction.atomic
+def labelset_create_from_pairs(
+    *,
+    team: Team,
+    user,
+    name: str,
+    records: Sequence[formats.LabelRecord],
+    source_kind: str = LabelSet.SourceKind.IMPORT,
+    source_detail: dict[str, Any] | None = None,
+    description: str = "",
+    principle_version: ConstitutionVersion | None = None,
+    rule: str = "agree",
+    threshold: float = 0.5,
+) -> LabelSet:
+    """A label set with its comparisons, AI labels and any human labels, all or nothing.
+
+    ``records`` are :class:`labelling.formats.LabelRecord` (plain data). With
+    ``principle_version`` (a published version of this team), every record's
+    principle key must name one of its principles; the comparison then links to it
+    and takes its category. Records whose judge is ``formats.NO_JUDGE`` and that have
+    no verdicts (PandaLM) get no AI label.
+    """
+    if not records:
+        raise LabellingError("There is nothing to import.")
+    if principle_version is not None and (
+        principle_version.constitution.team_id != team.pk
+        or principle_version.status != VersionStatus.PUBLISHED
+    ):
+        raise LabellingError("Choose a published constitution version of this team.")
+    principles = _principles_of(principle_version)
+    problems = []
+    for i, rec in enumerate(records):
+        if principles and rec.principle is not None and rec.principle not in principles:
+            problems.append(
+                f"record {i} ({rec.id}): principle {rec.principle!r} is not in {principle_version}"
+            )
+    if problems:
+        raise formats.LabelFormatError(problems)
+
+    label_set = labelset_create(
+        team=team,
+        user=user,
+        name=name,
+        source_kind=source_kind,
+        source_detail=source_detail,
+        description=description,
+        rule=rule,
+        threshold=threshold,
+    )
+    comparisons: dict[str, ComparisonInput] = {}
+    labels: list[AILabelInput] = []
+    for rec in records:
+        principle = principles.get(rec.principle or "")
+        category = principle.category.name if principle else rec.metadata.get("category", "")
+        if rec.id not in comparisons:
+            comparisons[rec.id] = ComparisonInput(
+                external_id=rec.id,
+                prompt=rec.prompt,
+                response_a=rec.response_a,
+                response_b=rec.response_b,
+                principle_key=rec.principle or "",
+                category=category if isinstance(category, str) else "",
+                principle_id=principle.pk if principle else None,
+                metadata=rec.metadata,
+            )
+        if not (
+            rec.judge == formats.NO_JUDGE and rec.verdict_ab is None and rec.verdict_ba is None
+        ):
+            labels.append(
+                AILabelInput(
+                    external_id=rec.id,
+                    judge=rec.judge,
+                    verdict_ab=rec.verdict_ab,
+                    verdict_ba=rec.verdict_ba,
+                    p_a_ab=rec.p_a_ab,
+                    p_a_ba=rec.p_a_ba,
+                )
+            )
+    comparison_bulk_create(label_set=label_set, comparisons=list(comparisons.values()))
+    if labels:
+        ailabel_bulk_create(label_set=label_set, labels=labels)
+    _import_human_labels(label_set, records)
+    label_set.refresh_from_db()
+    return label_set
+
+
+def _import_human_labels(label_set: LabelSet, records: Sequence[formats.LabelRecord]) -> None:
+    pk_of = dict(Comparison.objects.filter(label_set=label_set).values_list("external_id", "pk"))
+    reviews = []
+    by_comparison: dict[int, list[str]] = defaultdict(list)
+    seen: set[tuple[int, str]] = set()
+    for rec in records:
+        cid = pk_of[rec.id]
+        humans = list(rec.humans) or (
+            [formats.HumanLabel(reviewer="imported", verdict=rec.human)] if rec.human else []
+        )
+        for h in humans:
+            if (cid, h.reviewer) in seen:
+                continue  # the same pair listed once per judge carries the same humans
+            seen.add((cid, h.reviewer))
+            reviews.append(
+                HumanReview(
+                    comparison_id=cid,
+                    label_set=label_set,
+                    reviewer_name=h.reviewer,
+                    source=HumanReview.Source.IMPORT,
+                    verdict=h.verdict,
+                )
+            )
+            by_comparison[cid].append(h.verdict)
+    HumanReview.objects.bulk_create(reviews, batch_size=BATCH)
+    updates = []
+    for cid, verdicts in by_comparison.items():
+        updates.append(
+            Comparison(pk=cid, human_verdict=consensus(verdicts), review_count=len(verdicts))
+        )
+    Comparison.objects.bulk_update(updates, ["human_verdict", "review_count"], batch_size=BATCH)
+    _copy_consensus_to_labels(Comparison.objects.filter(label_set=label_set, review_count__gt=0))
+
+
+def _copy_consensus_to_labels(comparisons) -> None:
+    """Mirror the comparisons' human consensus onto their AI labels (see AILabel.reviewed)."""
+    AILabel.objects.filter(comparison__in=comparisons).update(
+        reviewed=True,
+        human_verdict=Subquery(
+            Comparison.objects.filter(pk=OuterRef("comparison_id")).values("human_verdict")[:1]
+        ),
+    )
+
+
+def consensus(verdicts: Sequence[str]) -> str | None:
+    """The verdict a strict majority gave, else None (as ``LabelRecord.majority_human``)."""
+    if not verdicts:
+        return None
+    verdict, count = Counter(verdicts).most_common(1)[0]
+    return verdict if count * 2 > len(verdicts) else None
+
+
+def labelset_import(
+    *,
+    team: Team,
+    user,
+    name: str,
+    fmt: str,
+    data: bytes,
+    judge: str = "",
+    dataset_name: str = "",
+    principle_version: ConstitutionVersion | None = None,
+    description: str = "",
+) -> LabelSet:
+    """Parse an upload (our JSONL, LLMBar result.json or PandaLM) and store it; all or nothing.
+
+    Raises ``formats.LabelFormatError`` (per-line problems) or :class:`LabellingError`.
+    """
+    if fmt == "jsonl":
+        records = formats.parse_label_jsonl(data)
+    elif fmt == "llmbar":
+        if not judge.strip() or not dataset_name.strip():
+            raise LabellingError("An LLMBar import needs the judge's name and the dataset's name.")
+        records = formats.import_llmbar(
+            data, judge=judge.strip(), dataset_name=dataset_name.strip()
+        )
+    elif fmt == "pandalm":
+        records = formats.import_pandalm(data)
+    else:
+        raise LabellingError(f"Unknown format {fmt!r}.")
+    return labelset_create_from_pairs(
+        team=team,
+        user=user,
+        name=name,
+        records=records,
+        source_kind=LabelSet.SourceKind.IMPORT,
+        source_detail={
+            "format": fmt,
+            "judge": judge,
+            "dataset": dataset_name,
+            "records": len(records),
+        },
+        description=description,
+        principle_version=principle_version,
+    )
