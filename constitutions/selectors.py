@@ -56,7 +56,9 @@ def version_content(version: ConstitutionVersion) -> ConstitutionContent:
     cat_name = {c.pk: c.name for c in categories}
     return ConstitutionContent(
         categories=tuple(
-            CategorySpec(name=c.name, description=c.description, weight=c.weight, priority=c.priority)
+            CategorySpec(
+                name=c.name, description=c.description, weight=c.weight, priority=c.priority
+            )
             for c in categories
         ),
         principles=tuple(

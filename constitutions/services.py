@@ -116,7 +116,9 @@ def _check_key(key: str) -> str:
     return key
 
 
-def _locked_update(obj: Model, expected_row_version: int | None, changes: dict[str, Any], label: str) -> Model:
+def _locked_update(
+    obj: Model, expected_row_version: int | None, changes: dict[str, Any], label: str
+) -> Model:
     """UPDATE ... WHERE row_version = expected; zero rows means a concurrent edit won."""
     model = type(obj)
     qs = model.objects.filter(pk=obj.pk)
@@ -223,16 +225,24 @@ def constitution_create(
     if len(name) > 120:
         raise ConstitutionError("The name is longer than 120 characters.", field="name")
     if Constitution.objects.filter(team=team, name=name).exists():
-        raise ConstitutionError(f"{team.name} already has a constitution called {name!r}.", field="name")
+        raise ConstitutionError(
+            f"{team.name} already has a constitution called {name!r}.", field="name"
+        )
     if content is not None:
         problems = validate_content(content)
         if problems:
             raise ContentError(problems)
     constitution = Constitution.objects.create(
-        team=team, name=name, description=description.strip(), created_by=user if user and user.is_authenticated else None
+        team=team,
+        name=name,
+        description=description.strip(),
+        created_by=user if user and user.is_authenticated else None,
     )
     version = ConstitutionVersion.objects.create(
-        constitution=constitution, number=1, author=user if user and user.is_authenticated else None, changelog=changelog
+        constitution=constitution,
+        number=1,
+        author=user if user and user.is_authenticated else None,
+        changelog=changelog,
     )
     if content is not None:
         _write_content(version, content)
@@ -255,13 +265,20 @@ def version_draft_from(*, version: ConstitutionVersion, user) -> tuple[Constitut
         author=user if user and user.is_authenticated else None,
     )
     _write_content(draft, content)
-    _record(draft, user, "draft", f"Started draft v{draft.number} from v{version.number}",
-            {"parent": version.number})
+    _record(
+        draft,
+        user,
+        "draft",
+        f"Started draft v{draft.number} from v{version.number}",
+        {"parent": version.number},
+    )
     return draft, True
 
 
 @transaction.atomic
-def version_publish(*, version: ConstitutionVersion, user, changelog: str = "") -> ConstitutionVersion:
+def version_publish(
+    *, version: ConstitutionVersion, user, changelog: str = ""
+) -> ConstitutionVersion:
     """Validate a draft and freeze it. Refuses with every problem listed."""
     _require_draft(version)
     from .sampler import principle_probabilities
@@ -292,15 +309,22 @@ def version_publish(*, version: ConstitutionVersion, user, changelog: str = "") 
     if not updated:
         raise EditConflict("This draft was published or changed by someone else meanwhile.")
     version.refresh_from_db()
-    _record(version, user, "publish", f"Published v{version.number} ({version.short_hash})",
-            {"content_hash": version.content_hash, "changelog": version.changelog})
+    _record(
+        version,
+        user,
+        "publish",
+        f"Published v{version.number} ({version.short_hash})",
+        {"content_hash": version.content_hash, "changelog": version.changelog},
+    )
     return version
 
 
 @transaction.atomic
 def version_archive(*, version: ConstitutionVersion, user) -> ConstitutionVersion:
     if version.status != VersionStatus.PUBLISHED:
-        raise ConstitutionError(f"Only a published version can be archived; v{version.number} is {version.status}.")
+        raise ConstitutionError(
+            f"Only a published version can be archived; v{version.number} is {version.status}."
+        )
     ConstitutionVersion.objects.filter(pk=version.pk).update(status=VersionStatus.ARCHIVED)
     version.refresh_from_db()
     _record(version, user, "archive", f"Archived v{version.number}")
@@ -313,15 +337,25 @@ def version_discard(*, version: ConstitutionVersion, user) -> None:
     _require_draft(version)
     if version.children.exists():
         raise ConstitutionError("Other versions were copied from this draft; it cannot be deleted.")
-    _record(None, user, "discard", f"Discarded draft v{version.number}", constitution=version.constitution)
+    _record(
+        None,
+        user,
+        "discard",
+        f"Discarded draft v{version.number}",
+        constitution=version.constitution,
+    )
     version.delete()
 
 
 @transaction.atomic
-def version_set_changelog(*, version: ConstitutionVersion, user, changelog: str, expected_row_version: int | None) -> ConstitutionVersion:
+def version_set_changelog(
+    *, version: ConstitutionVersion, user, changelog: str, expected_row_version: int | None
+) -> ConstitutionVersion:
     _require_draft(version)
     changelog = _check_text(changelog, "changelog", required=False)
-    _locked_update(version, expected_row_version, {"changelog": changelog}, f"v{version.number}'s changelog")
+    _locked_update(
+        version, expected_row_version, {"changelog": changelog}, f"v{version.number}'s changelog"
+    )
     _record(version, user, "changelog", f"Changed the changelog of v{version.number}")
     return version
 
@@ -331,7 +365,13 @@ def version_set_changelog(*, version: ConstitutionVersion, user, changelog: str,
 
 @transaction.atomic
 def category_add(
-    *, version: ConstitutionVersion, user, name: str, description: str = "", weight: float = 1.0, priority: int = 100
+    *,
+    version: ConstitutionVersion,
+    user,
+    name: str,
+    description: str = "",
+    weight: float = 1.0,
+    priority: int = 100,
 ) -> Category:
     _require_draft(version)
     name = _check_text(name, "name")
@@ -339,23 +379,35 @@ def category_add(
         raise ConstitutionError("The name is longer than 120 characters.", field="name")
     weight = _check_weight(weight)
     if version.categories.filter(name=name).exists():
-        raise ConstitutionError(f"v{version.number} already has a category called {name!r}.", field="name")
+        raise ConstitutionError(
+            f"v{version.number} already has a category called {name!r}.", field="name"
+        )
     order = (version.categories.aggregate(n=Max("order"))["n"] or 0) + 1
     category = Category.objects.create(
-        version=version, name=name, description=_check_text(description, "description", required=False),
-        weight=weight, priority=int(priority), order=order,
+        version=version,
+        name=name,
+        description=_check_text(description, "description", required=False),
+        weight=weight,
+        priority=int(priority),
+        order=order,
     )
     _record(version, user, "category_add", f"Added category {name!r} (weight {weight:g})")
     return category
 
 
 @transaction.atomic
-def category_update(*, category: Category, user, expected_row_version: int | None, **fields: Any) -> Category:
+def category_update(
+    *, category: Category, user, expected_row_version: int | None, **fields: Any
+) -> Category:
     _require_draft(category.version)
     changes: dict[str, Any] = {}
     if "name" in fields:
         name = _check_text(fields["name"], "name")
-        if Category.objects.filter(version=category.version_id, name=name).exclude(pk=category.pk).exists():
+        if (
+            Category.objects.filter(version=category.version_id, name=name)
+            .exclude(pk=category.pk)
+            .exists()
+        ):
             raise ConstitutionError(f"Another category is already called {name!r}.", field="name")
         changes["name"] = name
     if "description" in fields:
@@ -368,9 +420,15 @@ def category_update(*, category: Category, user, expected_row_version: int | Non
     label = f"category {category.name!r}"
     _locked_update(category, expected_row_version, changes, label)
     if diff:
-        _record(category.version, user, "category_update",
-                f"Changed {label}: " + ", ".join(f"{k} {a!r} → {b!r}" for k, (a, b) in diff.items() if k != "description")
-                or f"Changed {label}", {"changes": diff})
+        _record(
+            category.version,
+            user,
+            "category_update",
+            f"Changed {label}: "
+            + ", ".join(f"{k} {a!r} → {b!r}" for k, (a, b) in diff.items() if k != "description")
+            or f"Changed {label}",
+            {"changes": diff},
+        )
     return category
 
 
@@ -385,7 +443,9 @@ def category_delete(*, category: Category, user, expected_row_version: int | Non
         pk=category.pk, **({"row_version": expected_row_version} if expected_row_version else {})
     ).delete()
     if not deleted:
-        raise EditConflict(f"Category {category.name!r} was changed by someone else; nothing was deleted.")
+        raise EditConflict(
+            f"Category {category.name!r} was changed by someone else; nothing was deleted."
+        )
     _record(category.version, user, "category_delete", f"Deleted category {category.name!r}")
 
 
@@ -412,7 +472,9 @@ def principle_add(
         raise ConstitutionError("That category belongs to another version.", field="category")
     key = _check_key(key)
     if version.principles.filter(key=key).exists():
-        raise ConstitutionError(f"v{version.number} already has a principle with key {key!r}.", field="key")
+        raise ConstitutionError(
+            f"v{version.number} already has a principle with key {key!r}.", field="key"
+        )
     order = (version.principles.aggregate(n=Max("order"))["n"] or 0) + 1
     principle = Principle.objects.create(
         version=version,
@@ -425,13 +487,20 @@ def principle_add(
         enabled=bool(enabled),
         order=order,
     )
-    _record(version, user, "principle_add", f"Added principle {key!r} to {category.name!r}",
-            {"key": key, "category": category.name})
+    _record(
+        version,
+        user,
+        "principle_add",
+        f"Added principle {key!r} to {category.name!r}",
+        {"key": key, "category": category.name},
+    )
     return principle
 
 
 @transaction.atomic
-def principle_update(*, principle: Principle, user, expected_row_version: int | None, **fields: Any) -> Principle:
+def principle_update(
+    *, principle: Principle, user, expected_row_version: int | None, **fields: Any
+) -> Principle:
     version = principle.version
     _require_draft(version)
     changes: dict[str, Any] = {}
@@ -452,17 +521,31 @@ def principle_update(*, principle: Principle, user, expected_row_version: int | 
         if category.version_id != version.pk:
             raise ConstitutionError("That category belongs to another version.", field="category")
         changes["category"] = category
-    before = {k: (getattr(principle, k).name if k == "category" else getattr(principle, k)) for k in changes}
+    before = {
+        k: (getattr(principle, k).name if k == "category" else getattr(principle, k))
+        for k in changes
+    }
     label = f"principle {principle.key!r}"
     _locked_update(principle, expected_row_version, changes, label)
-    after = {k: (getattr(principle, k).name if k == "category" else getattr(principle, k)) for k in changes}
+    after = {
+        k: (getattr(principle, k).name if k == "category" else getattr(principle, k))
+        for k in changes
+    }
     diff = {k: [before[k], after[k]] for k in changes if before[k] != after[k]}
     if diff:
         short = ", ".join(
-            f"{k} {before[k]!r} → {after[k]!r}" if k in ("weight", "enabled", "key", "category") else f"{k} edited"
+            f"{k} {before[k]!r} → {after[k]!r}"
+            if k in ("weight", "enabled", "key", "category")
+            else f"{k} edited"
             for k in diff
         )
-        _record(version, user, "principle_update", f"Changed {label}: {short}", {"key": principle.key, "changes": diff})
+        _record(
+            version,
+            user,
+            "principle_update",
+            f"Changed {label}: {short}",
+            {"key": principle.key, "changes": diff},
+        )
     return principle
 
 
@@ -474,9 +557,16 @@ def principle_delete(*, principle: Principle, user, expected_row_version: int | 
         qs = qs.filter(row_version=expected_row_version)
     deleted, _ = qs.delete()
     if not deleted:
-        raise EditConflict(f"Principle {principle.key!r} was changed by someone else; nothing was deleted.")
-    _record(principle.version, user, "principle_delete", f"Deleted principle {principle.key!r}",
-            {"key": principle.key})
+        raise EditConflict(
+            f"Principle {principle.key!r} was changed by someone else; nothing was deleted."
+        )
+    _record(
+        principle.version,
+        user,
+        "principle_delete",
+        f"Deleted principle {principle.key!r}",
+        {"key": principle.key},
+    )
 
 
 @transaction.atomic
@@ -485,7 +575,9 @@ def principle_move(*, principle: Principle, user, direction: str) -> Principle:
     _require_draft(principle.version)
     if direction not in ("up", "down"):
         raise ConstitutionError("direction must be 'up' or 'down'.")
-    siblings = Principle.objects.filter(version=principle.version_id, category=principle.category_id)
+    siblings = Principle.objects.filter(
+        version=principle.version_id, category=principle.category_id
+    )
     if direction == "up":
         neighbour = siblings.filter(order__lt=principle.order).order_by("-order", "-pk").first()
     else:
@@ -496,13 +588,22 @@ def principle_move(*, principle: Principle, user, direction: str) -> Principle:
     Principle.objects.filter(pk=principle.pk).update(order=b, row_version=F("row_version") + 1)
     Principle.objects.filter(pk=neighbour.pk).update(order=a, row_version=F("row_version") + 1)
     principle.refresh_from_db()
-    _record(principle.version, user, "principle_move", f"Moved principle {principle.key!r} {direction}")
+    _record(
+        principle.version, user, "principle_move", f"Moved principle {principle.key!r} {direction}"
+    )
     return principle
 
 
 # --- few-shot examples --------------------------------------------------------------
 
-FEW_SHOT_FIELDS = ("prompt", "response", "critique_request", "critique", "revision_request", "revision")
+FEW_SHOT_FIELDS = (
+    "prompt",
+    "response",
+    "critique_request",
+    "critique",
+    "revision_request",
+    "revision",
+)
 
 
 @transaction.atomic
@@ -516,11 +617,18 @@ def few_shot_add(*, version: ConstitutionVersion, user, **fields: str) -> FewSho
 
 
 @transaction.atomic
-def few_shot_update(*, example: FewShotExample, user, expected_row_version: int | None, **fields: str) -> FewShotExample:
+def few_shot_update(
+    *, example: FewShotExample, user, expected_row_version: int | None, **fields: str
+) -> FewShotExample:
     _require_draft(example.version)
     changes = {name: _check_text(fields[name], name) for name in FEW_SHOT_FIELDS if name in fields}
     _locked_update(example, expected_row_version, changes, "this few-shot example")
-    _record(example.version, user, "few_shot_update", f"Edited a few-shot example ({example.prompt[:40]!r})")
+    _record(
+        example.version,
+        user,
+        "few_shot_update",
+        f"Edited a few-shot example ({example.prompt[:40]!r})",
+    )
     return example
 
 
@@ -531,8 +639,15 @@ def few_shot_delete(*, example: FewShotExample, user, expected_row_version: int 
     if expected_row_version:
         qs = qs.filter(row_version=expected_row_version)
     if not qs.delete()[0]:
-        raise EditConflict("This few-shot example was changed by someone else; nothing was deleted.")
-    _record(example.version, user, "few_shot_delete", f"Deleted a few-shot example ({example.prompt[:40]!r})")
+        raise EditConflict(
+            "This few-shot example was changed by someone else; nothing was deleted."
+        )
+    _record(
+        example.version,
+        user,
+        "few_shot_delete",
+        f"Deleted a few-shot example ({example.prompt[:40]!r})",
+    )
 
 
 # --- import -------------------------------------------------------------------------
@@ -540,26 +655,48 @@ def few_shot_delete(*, example: FewShotExample, user, expected_row_version: int 
 
 @transaction.atomic
 def constitution_import(
-    *, team: Team, user, name: str, description: str, content: ConstitutionContent,
-    into: Constitution | None = None, source: str = "file",
+    *,
+    team: Team,
+    user,
+    name: str,
+    description: str,
+    content: ConstitutionContent,
+    into: Constitution | None = None,
+    source: str = "file",
 ) -> ConstitutionVersion:
     """Import content as a new constitution (v1 draft) or as a new draft of ``into``."""
     problems = validate_content(content)
     if problems:
         raise ContentError(problems)
     if into is None:
-        version = constitution_create(team=team, user=user, name=name, description=description,
-                                      content=content, changelog=f"Imported from {source}")
-        _record(version, user, "import", f"Imported {len(content.principles)} principles from {source}")
+        version = constitution_create(
+            team=team,
+            user=user,
+            name=name,
+            description=description,
+            content=content,
+            changelog=f"Imported from {source}",
+        )
+        _record(
+            version, user, "import", f"Imported {len(content.principles)} principles from {source}"
+        )
         return version
     constitution = Constitution.objects.select_for_update().get(pk=into.pk)
     latest = constitution.versions.order_by("-number").first()
     version = ConstitutionVersion.objects.create(
-        constitution=constitution, number=_next_number(constitution), parent=latest,
-        author=user if user and user.is_authenticated else None, changelog=f"Imported from {source}",
+        constitution=constitution,
+        number=_next_number(constitution),
+        parent=latest,
+        author=user if user and user.is_authenticated else None,
+        changelog=f"Imported from {source}",
     )
     _write_content(version, content)
-    _record(version, user, "import", f"Imported {len(content.principles)} principles from {source} as draft v{version.number}")
+    _record(
+        version,
+        user,
+        "import",
+        f"Imported {len(content.principles)} principles from {source} as draft v{version.number}",
+    )
     return version
 
 
