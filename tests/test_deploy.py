@@ -50,7 +50,8 @@ def test_compose_worker_command_is_the_one_the_worker_test_runs():
 
 def test_check_deploy_is_clean_with_production_settings(tmp_path):
     env = {
-        **os.environ,
+        # The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE for Playwright; production never does.
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
         "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cai_web"),
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
         "SECRET_KEY": "a-long-production-secret-key-" + "x" * 40,

@@ -34,7 +34,9 @@ DATA = Path(os.environ.get("CAI_SHARED_DATA") or REPO.parent / "shared" / "data"
 PAPER = DATA / "anthropic-cai-paper"
 SWARM = DATA / "hf-llm-swarm"
 
-needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"shared data not found at {DATA}")
+# The public data is part of the test environment (.ci/run points at it): a missing
+# folder fails these tests instead of skipping them.
+needs_data = pytest.mark.usefixtures("shared_data")
 
 
 def read(path: Path) -> tuple[str, bytes]:
