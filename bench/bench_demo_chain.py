@@ -50,8 +50,9 @@ def main() -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from cai_web.models import Membership, Role, Team
     from django.contrib.auth import get_user_model
+
+    from cai_web.models import Membership, Role, Team
     from tests.factories import published_demo_version
     from training import rlcai, services
     from training.engine.critique_revision import CritiqueRevisionConfig

@@ -26,7 +26,9 @@ class Capability(models.TextChoices):
 
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     Role.OWNER: frozenset(c.value for c in Capability),
-    Role.AUTHOR: frozenset({Capability.VIEW, Capability.EDIT_CONSTITUTIONS, Capability.LAUNCH_RUNS}),
+    Role.AUTHOR: frozenset(
+        {Capability.VIEW, Capability.EDIT_CONSTITUTIONS, Capability.LAUNCH_RUNS}
+    ),
     Role.AUDITOR: frozenset({Capability.VIEW, Capability.REVIEW_LABELS, Capability.APPROVE_LABELS}),
     Role.VIEWER: frozenset({Capability.VIEW}),
 }

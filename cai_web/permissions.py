@@ -31,7 +31,9 @@ def require_membership(user, team: Team | int, capability: str = "view") -> Memb
     if membership is None:
         raise Http404("No such object.")
     if not membership.can(capability):
-        raise PermissionDenied(f"Your role ({membership.role}) cannot {capability.replace('_', ' ')}.")
+        raise PermissionDenied(
+            f"Your role ({membership.role}) cannot {capability.replace('_', ' ')}."
+        )
     return membership
 
 

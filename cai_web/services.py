@@ -44,7 +44,9 @@ def member_invite(*, team: Team, username: str, role: str) -> Membership:
 
 def _ensure_another_owner(membership: Membership) -> None:
     if membership.role == Role.OWNER:
-        owners = Membership.objects.select_for_update().filter(team=membership.team, role=Role.OWNER)
+        owners = Membership.objects.select_for_update().filter(
+            team=membership.team, role=Role.OWNER
+        )
         if owners.count() <= 1:
             raise TeamError("A team must keep at least one owner.")
 

@@ -40,7 +40,9 @@ def team_create(request: HttpRequest) -> HttpResponse:
     return redirect("home")
 
 
-def _team(request: HttpRequest, slug: str, capability: str = Capability.VIEW) -> tuple[Team, Membership]:
+def _team(
+    request: HttpRequest, slug: str, capability: str = Capability.VIEW
+) -> tuple[Team, Membership]:
     team = Team.objects.filter(slug=slug).first()
     if team is None:
         from django.http import Http404
@@ -71,7 +73,9 @@ def team_members(request: HttpRequest, slug: str) -> HttpResponse:
         if form.is_valid():
             try:
                 services.member_invite(
-                    team=team, username=form.cleaned_data["username"], role=form.cleaned_data["role"]
+                    team=team,
+                    username=form.cleaned_data["username"],
+                    role=form.cleaned_data["role"],
                 )
             except services.TeamError as exc:
                 form.add_error("username", str(exc))
@@ -82,8 +86,13 @@ def team_members(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "cai_web/members.html",
-        {"team": team, "membership": membership, "members": members, "form": form,
-         "can_manage": membership.can(Capability.MANAGE_MEMBERS)},
+        {
+            "team": team,
+            "membership": membership,
+            "members": members,
+            "form": form,
+            "can_manage": membership.can(Capability.MANAGE_MEMBERS),
+        },
     )
 
 

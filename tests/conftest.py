@@ -78,7 +78,13 @@ def outsider(other_team, django_user_model):
 
 @pytest.fixture
 def cast(owner, author, auditor, viewer, outsider) -> dict:
-    return {"owner": owner, "author": author, "auditor": auditor, "viewer": viewer, "outsider": outsider}
+    return {
+        "owner": owner,
+        "author": author,
+        "auditor": auditor,
+        "viewer": viewer,
+        "outsider": outsider,
+    }
 
 
 @pytest.fixture

@@ -79,5 +79,7 @@ def published_demo_version(team: Team, user, name: str = "Demo") -> Constitution
     from constitutions import services
     from constitutions.content import DEMO_CONSTITUTION
 
-    version = services.constitution_create(team=team, user=user, name=name, content=DEMO_CONSTITUTION)
+    version = services.constitution_create(
+        team=team, user=user, name=name, content=DEMO_CONSTITUTION
+    )
     return services.version_publish(version=version, user=user, changelog="demo")

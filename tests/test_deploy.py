@@ -23,8 +23,12 @@ def test_compose_file_is_accepted_by_docker_compose():
     if exe is None:
         pytest.fail("docker-compose is not installed (scripts/install installs it with apt)")
     env = {**os.environ, "SECRET_KEY": "compose-check"}
-    result = subprocess.run([exe, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
-                            capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        [exe, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -52,7 +56,9 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
     env = {
         # The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE for Playwright; production never does.
         **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
-        "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cai_web"),
+        "DATABASE_URL": os.environ.get(
+            "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cai_web"
+        ),
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
         "SECRET_KEY": "a-long-production-secret-key-" + "x" * 40,
         "ALLOWED_HOSTS": "cai.example.org",
@@ -62,7 +68,10 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, capture_output=True, text=True, env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

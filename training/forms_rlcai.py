@@ -26,7 +26,11 @@ def trainable_models(team: Team) -> QuerySet[ModelEntry]:
 
 
 def answering_models(team: Team) -> QuerySet[ModelEntry]:
-    return ModelEntry.objects.filter(team=team).exclude(options__has_key="reward_model").order_by("name")
+    return (
+        ModelEntry.objects.filter(team=team)
+        .exclude(options__has_key="reward_model")
+        .order_by("name")
+    )
 
 
 def judge_models(team: Team) -> QuerySet[ModelEntry]:

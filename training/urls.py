@@ -14,9 +14,7 @@ urlpatterns = [
         views.run_export,
         name="run_export",
     ),
-    path(
-        "t/<slug:slug>/runs/launch/<slug:kind>/", views_rlcai.stage_launch, name="stage_launch"
-    ),
+    path("t/<slug:slug>/runs/launch/<slug:kind>/", views_rlcai.stage_launch, name="stage_launch"),
     path("t/<slug:slug>/lineage/<int:version_pk>/", views_rlcai.lineage, name="lineage"),
     path("t/<slug:slug>/prompt-sets/", views.promptset_list, name="promptset_list"),
     path("t/<slug:slug>/prompt-sets/<int:pk>/", views.promptset_detail, name="promptset_detail"),

@@ -103,4 +103,4 @@ def test_the_members_page_offers_a_role_picker_for_each_member(team, owner, view
     html = client_for(owner).get(reverse("team_members", args=[team.slug])).content.decode()
     assert 'aria-label="Role of vera"' in html
     # one per member (owner and viewer) plus the invite form
-    assert html.count("<select name=\"role\"") == 3
+    assert html.count('<select name="role"') == 3

@@ -225,10 +225,16 @@ def test_consensus_needs_a_strict_majority():
 
 
 def test_ai_labels_mirror_the_human_consensus_for_sql_aggregation(hand_set, review_set, auditor):
-    mirrored = dict(AILabel.objects.filter(label_set=hand_set).values_list("comparison__external_id", "human_verdict"))
+    mirrored = dict(
+        AILabel.objects.filter(label_set=hand_set).values_list(
+            "comparison__external_id", "human_verdict"
+        )
+    )
     assert mirrored == {rid: human for rid, *_, human, _ in HAND_ROWS}
     assert not AILabel.objects.get(comparison__external_id="h8").reviewed
-    queue = services.queue_create(label_set=review_set, user=auditor, strategy="uniform", sample_size=2, seed=1)
+    queue = services.queue_create(
+        label_set=review_set, user=auditor, strategy="uniform", sample_size=2, seed=1
+    )
     item = queue.items.first()
     services.review_submit(queue=queue, comparison=item.comparison, reviewer=auditor, choice="tie")
     label = AILabel.objects.get(comparison=item.comparison)

@@ -6,213 +6,483 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('cai_web', '0001_initial'),
-        ('constitutions', '0002_immutability_triggers'),
+        ("cai_web", "0001_initial"),
+        ("constitutions", "0002_immutability_triggers"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ModelEntry',
+            name="ModelEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('backend', models.CharField(choices=[('transformers', 'transformers (in process)'), ('vllm', 'vLLM (offline engine)'), ('openai', 'OpenAI-compatible server')], default='transformers', max_length=20)),
-                ('path', models.CharField(blank=True, help_text='Local folder or .gguf file.', max_length=500)),
-                ('gguf_file', models.CharField(blank=True, max_length=200)),
-                ('dtype', models.CharField(default='auto', max_length=20)),
-                ('context_length', models.PositiveIntegerField(default=2048)),
-                ('base_url', models.CharField(blank=True, max_length=500)),
-                ('options', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='models', to='cai_web.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                (
+                    "backend",
+                    models.CharField(
+                        choices=[
+                            ("transformers", "transformers (in process)"),
+                            ("vllm", "vLLM (offline engine)"),
+                            ("openai", "OpenAI-compatible server"),
+                        ],
+                        default="transformers",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "path",
+                    models.CharField(
+                        blank=True, help_text="Local folder or .gguf file.", max_length=500
+                    ),
+                ),
+                ("gguf_file", models.CharField(blank=True, max_length=200)),
+                ("dtype", models.CharField(default="auto", max_length=20)),
+                ("context_length", models.PositiveIntegerField(default=2048)),
+                ("base_url", models.CharField(blank=True, max_length=500)),
+                ("options", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="models",
+                        to="cai_web.team",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='PromptSet',
+            name="PromptSet",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('source', models.CharField(blank=True, help_text='File name or origin.', max_length=300)),
-                ('format', models.CharField(blank=True, max_length=20)),
-                ('count', models.PositiveIntegerField(default=0)),
-                ('held_out_count', models.PositiveIntegerField(default=0)),
-                ('held_out_fraction', models.FloatField(default=0.0)),
-                ('split_seed', models.PositiveIntegerField(default=0)),
-                ('duplicates_removed', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='prompt_sets', to='cai_web.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                (
+                    "source",
+                    models.CharField(blank=True, help_text="File name or origin.", max_length=300),
+                ),
+                ("format", models.CharField(blank=True, max_length=20)),
+                ("count", models.PositiveIntegerField(default=0)),
+                ("held_out_count", models.PositiveIntegerField(default=0)),
+                ("held_out_fraction", models.FloatField(default=0.0)),
+                ("split_seed", models.PositiveIntegerField(default=0)),
+                ("duplicates_removed", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="prompt_sets",
+                        to="cai_web.team",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='Prompt',
+            name="Prompt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('index', models.PositiveIntegerField()),
-                ('text', models.TextField()),
-                ('split', models.CharField(choices=[('train', 'Train'), ('held_out', 'Held out')], default='train', max_length=10)),
-                ('prompt_set', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='prompts', to='training.promptset')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("index", models.PositiveIntegerField()),
+                ("text", models.TextField()),
+                (
+                    "split",
+                    models.CharField(
+                        choices=[("train", "Train"), ("held_out", "Held out")],
+                        default="train",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "prompt_set",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="prompts",
+                        to="training.promptset",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['prompt_set', 'index'],
+                "ordering": ["prompt_set", "index"],
             },
         ),
         migrations.CreateModel(
-            name='Run',
+            name="Run",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('critique_revision', 'Critique–revision (SL-CAI)')], max_length=30)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='queued', max_length=10)),
-                ('name', models.CharField(blank=True, max_length=200)),
-                ('config', models.JSONField(default=dict)),
-                ('prompt_selection', models.CharField(choices=[('train', 'Train split'), ('held_out', 'Held-out split'), ('all', 'All prompts')], default='train', max_length=10)),
-                ('shard_size', models.PositiveIntegerField(default=256)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('worker', models.CharField(blank=True, max_length=200)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('done_units', models.PositiveBigIntegerField(default=0)),
-                ('total_units', models.PositiveBigIntegerField(default=0)),
-                ('examples_done', models.PositiveIntegerField(default=0)),
-                ('examples_total', models.PositiveIntegerField(default=0)),
-                ('stage', models.CharField(blank=True, max_length=20)),
-                ('round', models.PositiveSmallIntegerField(default=0)),
-                ('tokens_per_s', models.FloatField(default=0.0)),
-                ('eta_seconds', models.FloatField(blank=True, null=True)),
-                ('prompt_tokens', models.PositiveBigIntegerField(default=0)),
-                ('completion_tokens', models.PositiveBigIntegerField(default=0)),
-                ('gpu_seconds', models.FloatField(default=0.0)),
-                ('error', models.TextField(blank=True)),
-                ('cancel_requested', models.BooleanField(default=False)),
-                ('constitution_version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='runs', to='constitutions.constitutionversion')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('model', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='runs', to='training.modelentry')),
-                ('prompt_set', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='runs', to='training.promptset')),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='cai_web.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("critique_revision", "Critique–revision (SL-CAI)")], max_length=30
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("name", models.CharField(blank=True, max_length=200)),
+                ("config", models.JSONField(default=dict)),
+                (
+                    "prompt_selection",
+                    models.CharField(
+                        choices=[
+                            ("train", "Train split"),
+                            ("held_out", "Held-out split"),
+                            ("all", "All prompts"),
+                        ],
+                        default="train",
+                        max_length=10,
+                    ),
+                ),
+                ("shard_size", models.PositiveIntegerField(default=256)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("worker", models.CharField(blank=True, max_length=200)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("done_units", models.PositiveBigIntegerField(default=0)),
+                ("total_units", models.PositiveBigIntegerField(default=0)),
+                ("examples_done", models.PositiveIntegerField(default=0)),
+                ("examples_total", models.PositiveIntegerField(default=0)),
+                ("stage", models.CharField(blank=True, max_length=20)),
+                ("round", models.PositiveSmallIntegerField(default=0)),
+                ("tokens_per_s", models.FloatField(default=0.0)),
+                ("eta_seconds", models.FloatField(blank=True, null=True)),
+                ("prompt_tokens", models.PositiveBigIntegerField(default=0)),
+                ("completion_tokens", models.PositiveBigIntegerField(default=0)),
+                ("gpu_seconds", models.FloatField(default=0.0)),
+                ("error", models.TextField(blank=True)),
+                ("cancel_requested", models.BooleanField(default=False)),
+                (
+                    "constitution_version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="runs",
+                        to="constitutions.constitutionversion",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "model",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="runs",
+                        to="training.modelentry",
+                    ),
+                ),
+                (
+                    "prompt_set",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="runs",
+                        to="training.promptset",
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="runs",
+                        to="cai_web.team",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.AddField(
-            model_name='modelentry',
-            name='source_run',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='produced_models', to='training.run'),
+            model_name="modelentry",
+            name="source_run",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="produced_models",
+                to="training.run",
+            ),
         ),
         migrations.CreateModel(
-            name='Example',
+            name="Example",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('index', models.PositiveIntegerField()),
-                ('initial_answer', models.TextField()),
-                ('initial_tokens', models.PositiveIntegerField(default=0)),
-                ('initial_finish', models.CharField(choices=[('stop', 'stop'), ('length', 'length (truncated)')], default='stop', max_length=10)),
-                ('prompt', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='training.prompt')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='examples', to='training.run')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("index", models.PositiveIntegerField()),
+                ("initial_answer", models.TextField()),
+                ("initial_tokens", models.PositiveIntegerField(default=0)),
+                (
+                    "initial_finish",
+                    models.CharField(
+                        choices=[("stop", "stop"), ("length", "length (truncated)")],
+                        default="stop",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "prompt",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="training.prompt",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="examples",
+                        to="training.run",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['run', 'index'],
+                "ordering": ["run", "index"],
             },
         ),
         migrations.CreateModel(
-            name='RunShard',
+            name="RunShard",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('index', models.PositiveIntegerField()),
-                ('start', models.PositiveIntegerField(help_text='First example index (inclusive).')),
-                ('end', models.PositiveIntegerField(help_text='Last example index (exclusive).')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='queued', max_length=10)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('lost', models.PositiveIntegerField(default=0)),
-                ('worker', models.CharField(blank=True, max_length=200)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('done_units', models.PositiveBigIntegerField(default=0)),
-                ('total_units', models.PositiveBigIntegerField(default=0)),
-                ('examples_done', models.PositiveIntegerField(default=0)),
-                ('stage', models.CharField(blank=True, max_length=20)),
-                ('round', models.PositiveSmallIntegerField(default=0)),
-                ('tokens_per_s', models.FloatField(default=0.0)),
-                ('units_per_s', models.FloatField(default=0.0)),
-                ('prompt_tokens', models.PositiveBigIntegerField(default=0)),
-                ('completion_tokens', models.PositiveBigIntegerField(default=0)),
-                ('gpu_seconds', models.FloatField(default=0.0)),
-                ('error', models.TextField(blank=True)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='shards', to='training.run')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("index", models.PositiveIntegerField()),
+                (
+                    "start",
+                    models.PositiveIntegerField(help_text="First example index (inclusive)."),
+                ),
+                ("end", models.PositiveIntegerField(help_text="Last example index (exclusive).")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("lost", models.PositiveIntegerField(default=0)),
+                ("worker", models.CharField(blank=True, max_length=200)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("done_units", models.PositiveBigIntegerField(default=0)),
+                ("total_units", models.PositiveBigIntegerField(default=0)),
+                ("examples_done", models.PositiveIntegerField(default=0)),
+                ("stage", models.CharField(blank=True, max_length=20)),
+                ("round", models.PositiveSmallIntegerField(default=0)),
+                ("tokens_per_s", models.FloatField(default=0.0)),
+                ("units_per_s", models.FloatField(default=0.0)),
+                ("prompt_tokens", models.PositiveBigIntegerField(default=0)),
+                ("completion_tokens", models.PositiveBigIntegerField(default=0)),
+                ("gpu_seconds", models.FloatField(default=0.0)),
+                ("error", models.TextField(blank=True)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="shards",
+                        to="training.run",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['run', 'index'],
+                "ordering": ["run", "index"],
             },
         ),
         migrations.CreateModel(
-            name='ExampleRound',
+            name="ExampleRound",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('round', models.PositiveSmallIntegerField()),
-                ('principle_key', models.CharField(max_length=64)),
-                ('critique', models.TextField()),
-                ('critique_tokens', models.PositiveIntegerField(default=0)),
-                ('critique_finish', models.CharField(choices=[('stop', 'stop'), ('length', 'length (truncated)')], default='stop', max_length=10)),
-                ('revision', models.TextField(blank=True, null=True)),
-                ('revision_tokens', models.PositiveIntegerField(blank=True, null=True)),
-                ('revision_finish', models.CharField(blank=True, choices=[('stop', 'stop'), ('length', 'length (truncated)')], max_length=10, null=True)),
-                ('example', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rounds', to='training.example')),
-                ('principle', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='constitutions.principle')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("round", models.PositiveSmallIntegerField()),
+                ("principle_key", models.CharField(max_length=64)),
+                ("critique", models.TextField()),
+                ("critique_tokens", models.PositiveIntegerField(default=0)),
+                (
+                    "critique_finish",
+                    models.CharField(
+                        choices=[("stop", "stop"), ("length", "length (truncated)")],
+                        default="stop",
+                        max_length=10,
+                    ),
+                ),
+                ("revision", models.TextField(blank=True, null=True)),
+                ("revision_tokens", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "revision_finish",
+                    models.CharField(
+                        blank=True,
+                        choices=[("stop", "stop"), ("length", "length (truncated)")],
+                        max_length=10,
+                        null=True,
+                    ),
+                ),
+                (
+                    "example",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="rounds",
+                        to="training.example",
+                    ),
+                ),
+                (
+                    "principle",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="constitutions.principle",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['example', 'round'],
-                'constraints': [models.UniqueConstraint(fields=('example', 'round'), name='unique_example_round')],
+                "ordering": ["example", "round"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("example", "round"), name="unique_example_round"
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='promptset',
-            constraint=models.UniqueConstraint(fields=('team', 'name'), name='unique_prompt_set_name_per_team'),
+            model_name="promptset",
+            constraint=models.UniqueConstraint(
+                fields=("team", "name"), name="unique_prompt_set_name_per_team"
+            ),
         ),
         migrations.AddIndex(
-            model_name='prompt',
-            index=models.Index(fields=['prompt_set', 'split', 'index'], name='training_pr_prompt__dfc6ce_idx'),
+            model_name="prompt",
+            index=models.Index(
+                fields=["prompt_set", "split", "index"], name="training_pr_prompt__dfc6ce_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='prompt',
-            constraint=models.UniqueConstraint(fields=('prompt_set', 'index'), name='unique_prompt_index'),
+            model_name="prompt",
+            constraint=models.UniqueConstraint(
+                fields=("prompt_set", "index"), name="unique_prompt_index"
+            ),
         ),
         migrations.AddIndex(
-            model_name='run',
-            index=models.Index(fields=['team', '-created_at'], name='training_ru_team_id_04d46b_idx'),
+            model_name="run",
+            index=models.Index(
+                fields=["team", "-created_at"], name="training_ru_team_id_04d46b_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='run',
-            index=models.Index(fields=['status', 'heartbeat_at'], name='training_ru_status_0030c7_idx'),
+            model_name="run",
+            index=models.Index(
+                fields=["status", "heartbeat_at"], name="training_ru_status_0030c7_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='modelentry',
-            constraint=models.UniqueConstraint(fields=('team', 'name'), name='unique_model_name_per_team'),
+            model_name="modelentry",
+            constraint=models.UniqueConstraint(
+                fields=("team", "name"), name="unique_model_name_per_team"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='example',
-            constraint=models.UniqueConstraint(fields=('run', 'index'), name='unique_example_index'),
+            model_name="example",
+            constraint=models.UniqueConstraint(
+                fields=("run", "index"), name="unique_example_index"
+            ),
         ),
         migrations.AddIndex(
-            model_name='runshard',
-            index=models.Index(fields=['status', 'heartbeat_at'], name='training_ru_status_0d5774_idx'),
+            model_name="runshard",
+            index=models.Index(
+                fields=["status", "heartbeat_at"], name="training_ru_status_0d5774_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='runshard',
-            constraint=models.UniqueConstraint(fields=('run', 'index'), name='unique_shard_index'),
+            model_name="runshard",
+            constraint=models.UniqueConstraint(fields=("run", "index"), name="unique_shard_index"),
         ),
     ]

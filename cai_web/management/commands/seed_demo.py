@@ -46,7 +46,9 @@ class Command(BaseCommand):
                 description="A small constitution written for the cai_web demo.",
                 content=DEMO_CONSTITUTION,
             )
-            services.version_publish(version=version, user=users[Role.AUTHOR], changelog="First version.")
+            services.version_publish(
+                version=version, user=users[Role.AUTHOR], changelog="First version."
+            )
         for hook in _extra_seeders():
             hook(team=team, users=users, stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS(f"demo team {team.name!r} ready"))
