@@ -27,8 +27,8 @@ SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        pytest.skip("chromium is not installed (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+        pytest.fail("chromium is not installed (scripts/install apt-gets it)")
+    import playwright.sync_api as sync_api
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser

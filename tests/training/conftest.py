@@ -44,7 +44,7 @@ def demo_tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     try:
         return demo_tokenizer(tmp_path_factory.mktemp("demo") / "tokenizer")
     except DemoModelMissing as error:
-        pytest.skip(str(error))
+        pytest.fail(f"{error} (scripts/install installs it)")
 
 
 def _tiny_llama(tokenizer_dir: Path, dest: Path, *, always_stop: bool) -> Path:
@@ -95,7 +95,7 @@ def demo_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     try:
         return ensure_demo_model(tmp_path_factory.mktemp("demo_model") / "smollm2")
     except DemoModelMissing as error:
-        pytest.skip(str(error))
+        pytest.fail(f"{error} (scripts/install installs it)")
 
 
 def _free_port() -> int:
@@ -108,14 +108,14 @@ def _free_port() -> int:
 def llama_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Start ``python -m llama_cpp.server`` on the demo GGUF; yield its base URL (…/v1)."""
     if importlib.util.find_spec("llama_cpp") is None:
-        pytest.skip("llama-cpp-python[server] not installed")
+        pytest.fail("llama-cpp-python[server] is not installed (scripts/install installs it)")
     for module in ("uvicorn", "fastapi", "sse_starlette", "pydantic_settings"):
         if importlib.util.find_spec(module) is None:
-            pytest.skip(f"llama-cpp-python server extra missing ({module} not installed)")
+            pytest.fail(f"llama-cpp-python server extra missing ({module} not installed)")
     try:
         gguf = demo_gguf_path()
     except DemoModelMissing as error:
-        pytest.skip(str(error))
+        pytest.fail(f"{error} (scripts/install installs it)")
     port = _free_port()
     log_path = tmp_path_factory.mktemp("llama_server") / "server.log"
     command = [
