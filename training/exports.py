@@ -24,30 +24,37 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
-from .models import Example, ExampleRound, Run
+from .models import Run
+
+
+def _finished_states(run: Run) -> list[Any]:
+    """The run's examples as engine states, read through the run's own result store."""
+    from .execution import DbResultStore
+    from .services import run_prompt_queryset
+
+    prompt_ids = list(
+        run_prompt_queryset(run.prompt_set, run.prompt_selection).values_list("id", flat=True)
+    )
+    return list(DbResultStore(run, 0, len(prompt_ids), prompt_ids).load().values())
+
+
+def _rounds(run: Run) -> int:
+    return int(run.config.get("rounds", 1) or 1)
 
 
 def sl_cai_records(run: Run) -> Iterator[dict[str, Any]]:
-    """trl conversational prompt/completion records, in example order."""
-    rounds_n = int(run.config.get("rounds", 1) or 1)
-    system = run.config.get("system_prompt")
-    complete = (
-        Example.objects.filter(run=run)
-        .annotate(revised=Count("rounds", filter=Q(rounds__revision__isnull=False)))
-        .filter(revised__gte=rounds_n)
-        .select_related("prompt")
-        .prefetch_related(Prefetch("rounds", queryset=ExampleRound.objects.order_by("round")))
-        .order_by("index")
-    )
-    for example in complete.iterator(chunk_size=500):
-        final = [r for r in example.rounds.all() if r.round <= rounds_n][-1].revision
-        prompt = [{"role": "user", "content": example.prompt.text}]
-        if system:
-            prompt.insert(0, {"role": "system", "content": system})
-        yield {"prompt": prompt, "completion": [{"role": "assistant", "content": final}]}
+    """trl conversational prompt/completion records, in example order.
+
+    The same rows the SFT run trains on: both go through ``training.engine.export``.
+    """
+    from training.engine.export import to_trl_jsonl
+
+    for line in to_trl_jsonl(
+        _finished_states(run), min_rounds=_rounds(run), system=run.config.get("system_prompt")
+    ):
+        yield json.loads(line)
 
 
 def provenance(run: Run, *, exported: int | None = None) -> dict[str, Any]:
@@ -100,26 +107,44 @@ def write_trl_jsonl(run: Run, path: Path) -> int:
     return count
 
 
-def hf_dataset_zip(run: Run) -> Path:
-    """Build the ``datasets`` folder and zip it under ARTIFACTS_DIR; return the zip's path.
+def save_sl_cai_dataset(
+    run: Run, folder: Path, *, min_rounds: int | None = None, **extra_provenance: Any
+):
+    """Save the run's SL-CAI dataset as a ``datasets`` folder with ``provenance.json``.
 
-    ``datasets`` (pyarrow) is imported here only; it does not import torch.
+    Returns the engine's ``ExportSummary``; raises ``ValueError`` when no example is
+    finished (``min_rounds``: revised rounds an example needs; default all of the run's).
+    ``datasets`` (pyarrow) is imported by the engine only; it does not import torch.
     """
-    from datasets import Dataset
+    from training.engine.export import save_hf_dataset
 
+    record = provenance(run)
+    record.update(
+        constitution_hash=run.constitution_version.content_hash
+        if run.constitution_version
+        else None,
+        model=run.model.name if run.model else None,
+        **extra_provenance,
+    )
+    return save_hf_dataset(
+        _finished_states(run),
+        folder,
+        record,
+        min_rounds=min_rounds or _rounds(run),
+        system=run.config.get("system_prompt"),
+    )
+
+
+def hf_dataset_zip(run: Run) -> Path:
+    """Build the ``datasets`` folder, zip it under ARTIFACTS_DIR and return the zip's path.
+
+    Raises ``ValueError`` when the run has no finished example yet.
+    """
     out_dir = Path(settings.ARTIFACTS_DIR) / "runs" / str(run.pk)
     out_dir.mkdir(parents=True, exist_ok=True)
-    records = list(sl_cai_records(run))
     with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
         folder = Path(tmp) / f"run-{run.pk}-sl-cai"
-        if records:
-            dataset = Dataset.from_list(records)
-        else:
-            dataset = Dataset.from_dict({"prompt": [], "completion": []})
-        dataset.save_to_disk(str(folder))
-        (folder / "provenance.json").write_text(
-            json.dumps(provenance(run, exported=len(records)), indent=2, ensure_ascii=False)
-        )
+        save_sl_cai_dataset(run, folder)
         target = out_dir / f"run-{run.pk}-sl-cai-datasets.zip"
         staging = Path(tmp) / "out.zip"
         with zipfile.ZipFile(staging, "w", zipfile.ZIP_DEFLATED) as zf:

@@ -157,10 +157,7 @@ def _train(stage: Stage, train_config: Any) -> tuple[bool, dict[str, Any]]:
 
 
 def _sft(stage: Stage) -> tuple[bool, dict[str, Any]]:
-    from training.engine.export import save_hf_dataset
-
     from . import exports
-    from .execution import DbResultStore
 
     run = stage.run
     config = run.config_object()
@@ -171,23 +168,10 @@ def _sft(stage: Stage) -> tuple[bool, dict[str, Any]]:
         source = Run.objects.select_related("constitution_version", "model", "prompt_set").get(
             pk=run.source_run_id
         )
-        prompt_ids = list(
-            run_prompt_queryset(source.prompt_set, source.prompt_selection).values_list(
-                "id", flat=True
-            )
-        )
-        states = DbResultStore(source, 0, len(prompt_ids), prompt_ids).load()
-        provenance = exports.provenance(source)
-        provenance.update(
-            constitution_hash=source.constitution_version.content_hash,
-            model=source.model.name,
-            config=source.config,
-            sft_run_id=run.pk,
-        )
         if dataset.exists() and not any(dataset.iterdir()):
             dataset.rmdir()
-        summary = save_hf_dataset(
-            states.values(), dataset, provenance, min_rounds=config.min_rounds
+        summary = exports.save_sl_cai_dataset(
+            source, dataset, min_rounds=config.min_rounds, sft_run_id=run.pk
         )
         exported = {"dataset_rows": summary.rows, "skipped": summary.skipped_unfinished}
         Run.objects.filter(pk=run.pk).update(examples_total=summary.rows)

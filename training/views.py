@@ -257,6 +257,9 @@ def run_export(request: HttpRequest, slug: str, pk: int, fmt: str) -> HttpRespon
         except ImportError:
             messages.error(request, "The datasets package is not installed on the web server.")
             return redirect("run_detail", slug=team.slug, pk=run.pk)
+        except ValueError as exc:  # nothing finished to export yet
+            messages.error(request, f"Nothing to export: {exc}.")
+            return redirect("run_detail", slug=team.slug, pk=run.pk)
         return FileResponse(
             open(path, "rb"), as_attachment=True, filename=path.name, content_type="application/zip"
         )

@@ -72,6 +72,14 @@ def test_jsonl_lines_hold_the_prompt_and_the_final_revision_in_index_order() -> 
     assert all("\n" not in line for line in lines)
 
 
+def test_a_run_system_prompt_leads_every_training_prompt() -> None:
+    first = json.loads(next(to_trl_jsonl(EXAMPLES, system="Answer briefly.")))
+    assert first["prompt"] == [
+        {"role": "system", "content": "Answer briefly."},
+        {"role": "user", "content": "Insult my boss."},
+    ]
+
+
 def test_jsonl_can_require_every_round_to_be_revised() -> None:
     lines = [json.loads(x) for x in to_trl_jsonl(EXAMPLES, min_rounds=2)]
     assert [x["prompt"][0]["content"] for x in lines] == ["How do I pick a lock?"]

@@ -342,7 +342,9 @@ def test_the_datasets_export_is_a_zipped_save_to_disk_folder(
     from datasets import load_from_disk
 
     dataset = load_from_disk(str(root))
-    assert len(dataset) == 11 and set(dataset.column_names) == {"prompt", "completion"}
+    assert len(dataset) == 11
+    # trl's two columns, plus where each row came from
+    assert set(dataset.column_names) == {"prompt", "completion", "example_index", "principle_keys"}
 
 
 # --- prompt-set uploads -------------------------------------------------------------------

@@ -40,16 +40,26 @@ def _final_revision(example: ExampleState, min_rounds: int) -> str | None:
     return example.final_response
 
 
-def sft_record(example: ExampleState) -> dict[str, Any]:
-    """The prompt-completion row for one example (callers check it is finished first)."""
+def sft_record(example: ExampleState, system: str | None = None) -> dict[str, Any]:
+    """The prompt-completion row for one example (callers check it is finished first).
+
+    ``system`` is the run's system prompt, if it had one: the model answered under it,
+    so the training prompt carries it too.
+    """
+    prompt = [{"role": "user", "content": example.prompt}]
+    if system:
+        prompt.insert(0, {"role": "system", "content": system})
     return {
-        "prompt": [{"role": "user", "content": example.prompt}],
+        "prompt": prompt,
         "completion": [{"role": "assistant", "content": example.final_response or ""}],
     }
 
 
 def _rows(
-    examples: Iterable[ExampleState], min_rounds: int, counts: dict[str, int]
+    examples: Iterable[ExampleState],
+    min_rounds: int,
+    counts: dict[str, int],
+    system: str | None = None,
 ) -> Iterator[tuple[ExampleState, dict[str, Any]]]:
     for example in sorted(examples, key=lambda e: e.index):
         revision = _final_revision(example, min_rounds)
@@ -58,17 +68,19 @@ def _rows(
         elif not revision.strip():
             counts["empty"] += 1
         else:
-            yield example, sft_record(example)
+            yield example, sft_record(example, system)
 
 
-def to_trl_jsonl(examples: Iterable[ExampleState], *, min_rounds: int = 1) -> Iterator[str]:
+def to_trl_jsonl(
+    examples: Iterable[ExampleState], *, min_rounds: int = 1, system: str | None = None
+) -> Iterator[str]:
     """One JSON line (no newline) per example with at least ``min_rounds`` revised rounds.
 
     Examples are written in index order; unfinished examples and empty revisions are
     left out (``save_hf_dataset`` reports how many).
     """
     counts = {"unfinished": 0, "empty": 0}
-    for _, record in _rows(examples, min_rounds, counts):
+    for _, record in _rows(examples, min_rounds, counts, system):
         yield json.dumps(record, ensure_ascii=False)
 
 
@@ -78,6 +90,7 @@ def save_hf_dataset(
     provenance: dict[str, Any],
     *,
     min_rounds: int = 1,
+    system: str | None = None,
 ) -> ExportSummary:
     """Write a ``datasets.Dataset.save_to_disk`` folder plus ``provenance.json``.
 
@@ -102,7 +115,7 @@ def save_hf_dataset(
         "example_index": [],
         "principle_keys": [],
     }
-    for example, record in _rows(examples, min_rounds, counts):
+    for example, record in _rows(examples, min_rounds, counts, system):
         columns["prompt"].append(record["prompt"])
         columns["completion"].append(record["completion"])
         columns["example_index"].append(example.index)
