@@ -1,16 +1,36 @@
 """Forms parse and type the input; the rules live in the services, whose errors
-(``ConstitutionError.field``) the views attach to the matching field."""
+(``ConstitutionError.field``) the views attach to the matching field. Lengths and
+ranges come from ``content.LIMITS``, so the browser refuses what the service would."""
 
 from __future__ import annotations
 
 from django import forms
 
+from .content import LIMITS
 from .models import Constitution
+
+# The row_version column is a PositiveIntegerField.
+_MAX_ROW_VERSION = 2_147_483_647
+
+
+def _text(rows: int, *, required: bool = True) -> forms.CharField:
+    return forms.CharField(
+        required=required, max_length=LIMITS.text, widget=forms.Textarea(attrs={"rows": rows})
+    )
+
+
+def _weight(**kwargs) -> forms.FloatField:
+    return forms.FloatField(
+        min_value=0,
+        max_value=LIMITS.weight_max,
+        widget=forms.NumberInput(attrs={"step": "any"}),
+        **kwargs,
+    )
 
 
 class ConstitutionCreateForm(forms.Form):
-    name = forms.CharField(max_length=120)
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    name = forms.CharField(max_length=LIMITS.constitution_name)
+    description = _text(2, required=False)
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -42,7 +62,9 @@ class ImportForm(forms.Form):
         label="Import as",
     )
     name = forms.CharField(
-        max_length=120, required=False, help_text="Leave empty to use the name in the file."
+        max_length=LIMITS.constitution_name,
+        required=False,
+        help_text="Leave empty to use the name in the file.",
     )
 
     def __init__(self, *args, team, **kwargs):
@@ -54,27 +76,29 @@ class ImportForm(forms.Form):
 class _RowForm(forms.Form):
     """Every edit form carries the row_version it was opened at (optimistic locking)."""
 
-    row_version = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=0)
+    row_version = forms.IntegerField(
+        required=False, widget=forms.HiddenInput, min_value=0, max_value=_MAX_ROW_VERSION
+    )
 
 
 class CategoryForm(_RowForm):
-    name = forms.CharField(max_length=120)
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    weight = forms.FloatField(
-        initial=1.0, min_value=0, widget=forms.NumberInput(attrs={"step": "any"})
+    name = forms.CharField(max_length=LIMITS.category_name)
+    description = _text(2, required=False)
+    weight = _weight(initial=1.0)
+    priority = forms.IntegerField(
+        initial=100, min_value=LIMITS.priority_min, max_value=LIMITS.priority_max
     )
-    priority = forms.IntegerField(initial=100, min_value=0, max_value=32767)
 
 
 class PrincipleForm(_RowForm):
-    key = forms.CharField(max_length=64, help_text="Lowercase letters, digits, '-' and '_'.")
-    category = forms.TypedChoiceField(coerce=int, choices=())
-    critique_request = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
-    revision_request = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
-    comparison_question = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    weight = forms.FloatField(
-        initial=1.0, min_value=0, widget=forms.NumberInput(attrs={"step": "any"})
+    key = forms.CharField(
+        max_length=LIMITS.principle_key, help_text="Lowercase letters, digits, '-' and '_'."
     )
+    category = forms.TypedChoiceField(coerce=int, choices=())
+    critique_request = _text(3)
+    revision_request = _text(3)
+    comparison_question = _text(2, required=False)
+    weight = _weight(initial=1.0)
     enabled = forms.BooleanField(required=False, initial=True)
 
     def __init__(self, *args, categories, **kwargs):
@@ -83,16 +107,16 @@ class PrincipleForm(_RowForm):
 
 
 class FewShotForm(_RowForm):
-    prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
-    response = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
-    critique_request = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
-    critique = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
-    revision_request = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
-    revision = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+    prompt = _text(2)
+    response = _text(2)
+    critique_request = _text(2)
+    critique = _text(2)
+    revision_request = _text(2)
+    revision = _text(2)
 
 
 class QuickWeightForm(_RowForm):
     """The inline weight (and, for principles, enabled) control on the version page."""
 
-    weight = forms.FloatField(required=False, min_value=0)
+    weight = forms.FloatField(required=False, min_value=0, max_value=LIMITS.weight_max)
     enabled = forms.BooleanField(required=False)

@@ -13,10 +13,12 @@ from django.db import models
 
 from cai_web.models import Team
 
+from .content import LIMITS
+
 
 class Constitution(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="constitutions")
-    name = models.CharField(max_length=120)
+    name = models.CharField(max_length=LIMITS.constitution_name)
     description = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -88,9 +90,10 @@ class Category(models.Model):
     version = models.ForeignKey(
         ConstitutionVersion, on_delete=models.CASCADE, related_name="categories"
     )
-    name = models.CharField(max_length=120)
+    name = models.CharField(max_length=LIMITS.category_name)
     description = models.TextField(blank=True)
     weight = models.FloatField(default=1.0)
+    # 0..32767 on every database: LIMITS.priority_min/max (a test keeps them equal).
     priority = models.PositiveSmallIntegerField(default=100, help_text="Lower wins conflicts.")
     order = models.PositiveIntegerField(default=0)
     row_version = models.PositiveIntegerField(default=1)
@@ -113,7 +116,7 @@ class Principle(models.Model):
         ConstitutionVersion, on_delete=models.CASCADE, related_name="principles"
     )
     category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="principles")
-    key = models.CharField(max_length=64)
+    key = models.CharField(max_length=LIMITS.principle_key)
     critique_request = models.TextField()
     revision_request = models.TextField()
     comparison_question = models.TextField(blank=True)

@@ -10,11 +10,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Model
 from django.utils import timezone
 
+from cai_web.errors import DomainError
 from cai_web.models import Team
 
 from .content import (
+    FEW_SHOT_FIELDS,
     KEY_PATTERN,
-    MAX_TEXT,
+    LIMITS,
     ConstitutionContent,
     ContentError,
     validate_content,
@@ -30,12 +32,8 @@ from .models import (
 )
 
 
-class ConstitutionError(Exception):
-    """A request that cannot be honoured; the message is shown to the user as is."""
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
+class ConstitutionError(DomainError):
+    """A request about a constitution that cannot be honoured; shown to the user as is."""
 
 
 class VersionImmutable(ConstitutionError):
@@ -88,20 +86,35 @@ def _require_draft(version: ConstitutionVersion) -> ConstitutionVersion:
 def _check_weight(value: float, field: str = "weight") -> float:
     try:
         value = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConstitutionError(f"{field} must be a number.", field=field) from None
     if not math.isfinite(value) or value < 0:
         raise ConstitutionError(f"{field} must be a finite number ≥ 0, got {value}.", field=field)
+    if value > LIMITS.weight_max:
+        raise ConstitutionError(
+            f"{field} must be at most {LIMITS.weight_max:,g}, got {value:g}.", field=field
+        )
     return value
 
 
-def _check_text(value: str, field: str, *, required: bool = True) -> str:
+def _check_priority(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConstitutionError("priority must be an integer.", field="priority")
+    if not LIMITS.priority_min <= value <= LIMITS.priority_max:
+        raise ConstitutionError(
+            f"priority must be an integer from {LIMITS.priority_min} to {LIMITS.priority_max:,}.",
+            field="priority",
+        )
+    return value
+
+
+def _check_text(value: str, field: str, *, required: bool = True, limit: int = LIMITS.text) -> str:
     value = (value or "").strip()
     if required and not value:
         raise ConstitutionError(f"{field.replace('_', ' ')} must not be empty.", field=field)
-    if len(value) > MAX_TEXT:
+    if len(value) > limit:
         raise ConstitutionError(
-            f"{field.replace('_', ' ')} is {len(value):,} characters; the limit is {MAX_TEXT:,}.",
+            f"{field.replace('_', ' ')} is {len(value):,} characters; the limit is {limit:,}.",
             field=field,
         )
     return value
@@ -111,7 +124,9 @@ def _check_key(key: str) -> str:
     key = (key or "").strip()
     if not KEY_PATTERN.fullmatch(key):
         raise ConstitutionError(
-            "key must be 1–64 characters of lowercase letters, digits, '-' or '_'.", field="key"
+            f"key must be 1–{LIMITS.principle_key} characters of lowercase letters, digits, "
+            "'-' or '_'.",
+            field="key",
         )
     return key
 
@@ -222,8 +237,8 @@ def constitution_create(
     name = (name or "").strip()
     if not name:
         raise ConstitutionError("A constitution needs a name.", field="name")
-    if len(name) > 120:
-        raise ConstitutionError("The name is longer than 120 characters.", field="name")
+    name = _check_text(name, "name", limit=LIMITS.constitution_name)
+    description = _check_text(description, "description", required=False)
     if Constitution.objects.filter(team=team, name=name).exists():
         raise ConstitutionError(
             f"{team.name} already has a constitution called {name!r}.", field="name"
@@ -235,7 +250,7 @@ def constitution_create(
     constitution = Constitution.objects.create(
         team=team,
         name=name,
-        description=description.strip(),
+        description=description,
         created_by=user if user and user.is_authenticated else None,
     )
     version = ConstitutionVersion.objects.create(
@@ -374,10 +389,9 @@ def category_add(
     priority: int = 100,
 ) -> Category:
     _require_draft(version)
-    name = _check_text(name, "name")
-    if len(name) > 120:
-        raise ConstitutionError("The name is longer than 120 characters.", field="name")
+    name = _check_text(name, "name", limit=LIMITS.category_name)
     weight = _check_weight(weight)
+    priority = _check_priority(priority)
     if version.categories.filter(name=name).exists():
         raise ConstitutionError(
             f"v{version.number} already has a category called {name!r}.", field="name"
@@ -388,7 +402,7 @@ def category_add(
         name=name,
         description=_check_text(description, "description", required=False),
         weight=weight,
-        priority=int(priority),
+        priority=priority,
         order=order,
     )
     _record(version, user, "category_add", f"Added category {name!r} (weight {weight:g})")
@@ -402,7 +416,7 @@ def category_update(
     _require_draft(category.version)
     changes: dict[str, Any] = {}
     if "name" in fields:
-        name = _check_text(fields["name"], "name")
+        name = _check_text(fields["name"], "name", limit=LIMITS.category_name)
         if (
             Category.objects.filter(version=category.version_id, name=name)
             .exclude(pk=category.pk)
@@ -415,7 +429,7 @@ def category_update(
     if "weight" in fields:
         changes["weight"] = _check_weight(fields["weight"])
     if "priority" in fields:
-        changes["priority"] = int(fields["priority"])
+        changes["priority"] = _check_priority(fields["priority"])
     diff = _diff_fields(category, changes)
     label = f"category {category.name!r}"
     _locked_update(category, expected_row_version, changes, label)
@@ -595,15 +609,6 @@ def principle_move(*, principle: Principle, user, direction: str) -> Principle:
 
 
 # --- few-shot examples --------------------------------------------------------------
-
-FEW_SHOT_FIELDS = (
-    "prompt",
-    "response",
-    "critique_request",
-    "critique",
-    "revision_request",
-    "revision",
-)
 
 
 @transaction.atomic

@@ -3,18 +3,19 @@
 Nothing here imports Django: the web app stores this content in its models, and
 runs, samplers and GPU workers receive it as plain data. ``ConstitutionContent``
 has one canonical dict form (``to_dict``) and one canonical JSON text; its sha256
-is the content hash that names a constitution version everywhere.
+is the content hash that names a constitution version everywhere. ``LIMITS``
+(``limits.py``) is the one definition of its limits that the models, forms,
+services and docs/constitution.schema.json follow.
 """
 
 from __future__ import annotations
 
 from .defaults import DEFAULT_CATEGORIES, DEMO_CONSTITUTION
+from .limits import KEY_PATTERN, LIMITS, MAX_NAME, MAX_TEXT, ContentLimits
 from .parsing import problem_path
 from .specs import (
     DEFAULT_COMPARISON_QUESTION,
-    KEY_PATTERN,
-    MAX_NAME,
-    MAX_TEXT,
+    FEW_SHOT_FIELDS,
     SCHEMA_VERSION,
     CategorySpec,
     ConstitutionContent,
@@ -27,12 +28,15 @@ from .validation import validate_content
 __all__ = [
     "CategorySpec",
     "ConstitutionContent",
+    "ContentLimits",
     "ContentError",
     "DEFAULT_CATEGORIES",
     "DEFAULT_COMPARISON_QUESTION",
     "DEMO_CONSTITUTION",
+    "FEW_SHOT_FIELDS",
     "FewShotSpec",
     "KEY_PATTERN",
+    "LIMITS",
     "MAX_NAME",
     "MAX_TEXT",
     "PrincipleSpec",

@@ -1,31 +1,31 @@
-"""The content dataclasses, their limits, and the canonical dict/JSON form and hash."""
+"""The content dataclasses and their canonical dict/JSON form and hash (limits: ``limits``)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from cai_web.errors import ProblemsError
+
 SCHEMA_VERSION = 1
-MAX_TEXT = 10_000
-MAX_NAME = 200
-KEY_PATTERN = re.compile(r"[a-z0-9_-]{1,64}")
 
 DEFAULT_COMPARISON_QUESTION = (
     "Which response is safer and more honest while still being genuinely useful to the person?"
 )
 
 
-class ContentError(ValueError):
-    """Constitution content is invalid; ``problems`` lists every problem found."""
+class ContentError(ProblemsError, ValueError):
+    """Constitution content is invalid; ``problems`` lists every problem found.
 
-    def __init__(self, problems: list[str] | str) -> None:
-        if isinstance(problems, str):
-            problems = [problems]
-        self.problems: list[str] = list(problems)
-        super().__init__(self._render())
+    Still a ``ValueError``, as it was before the project had one problems error.
+    """
+
+    def __init__(self, problems: Iterable[str] | str) -> None:
+        super().__init__([problems] if isinstance(problems, str) else problems)
+        self.message = self._render()
 
     def _render(self) -> str:
         if len(self.problems) == 1:
@@ -98,6 +98,7 @@ _FEW_SHOT_FIELDS = (
     "revision_request",
     "revision",
 )
+FEW_SHOT_FIELDS = _FEW_SHOT_FIELDS
 _TOP_FIELDS = ("schema_version", "categories", "principles", "few_shots")
 
 

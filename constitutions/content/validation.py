@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .specs import _FEW_SHOT_FIELDS, KEY_PATTERN, MAX_NAME, MAX_TEXT, ConstitutionContent
+from .limits import KEY_PATTERN, LIMITS, MAX_NAME, MAX_TEXT
+from .specs import _FEW_SHOT_FIELDS, ConstitutionContent
 
 # --- validation ---------------------------------------------------------------------------
 
@@ -22,6 +23,22 @@ def _check_weight(path: str, label: str | None, weight: Any, out: list[str]) -> 
         return
     if isinstance(weight, bool) or not math.isfinite(value) or value < 0:
         out.append(_fmt(path, label, f"must be finite and >= 0, got {weight!r}"))
+    elif value > LIMITS.weight_max:
+        out.append(_fmt(path, label, f"must be at most {LIMITS.weight_max:,g}, got {weight!r}"))
+
+
+def _check_priority(path: str, label: str | None, priority: Any, out: list[str]) -> None:
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        out.append(_fmt(path, label, f"must be an integer, got {priority!r}"))
+    elif not LIMITS.priority_min <= priority <= LIMITS.priority_max:
+        out.append(
+            _fmt(
+                path,
+                label,
+                f"must be an integer from {LIMITS.priority_min} to {LIMITS.priority_max:,}, "
+                f"got {priority if abs(priority) < 10**30 else 'a larger number'}",
+            )
+        )
 
 
 def _check_text(
@@ -48,8 +65,7 @@ def validate_content(content: ConstitutionContent) -> list[str]:
             f"{path}.description", label, c.description, out, required=False, limit=MAX_TEXT
         )
         _check_weight(f"{path}.weight", label, c.weight, out)
-        if isinstance(c.priority, bool) or not isinstance(c.priority, int):
-            out.append(_fmt(f"{path}.priority", label, f"must be an integer, got {c.priority!r}"))
+        _check_priority(f"{path}.priority", label, c.priority, out)
         if label is not None:
             if label in seen_categories:
                 first = seen_categories[label]
@@ -74,7 +90,8 @@ def validate_content(content: ConstitutionContent) -> list[str]:
                 _fmt(
                     f"{path}.key",
                     label,
-                    "must be a lowercase slug of 1-64 characters from a-z, 0-9, '_' and '-'",
+                    f"must be a lowercase slug of 1-{LIMITS.principle_key} characters "
+                    "from a-z, 0-9, '_' and '-'",
                 )
             )
         elif p.key in seen_keys:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cai_web.errors import ProblemsError
 from constitutions.content import ConstitutionContent
 
 FORMAT_ID = "cai_web.constitution"
@@ -15,14 +17,15 @@ IMPORTED_CATEGORY = "Imported"
 _MAX_MESSAGE = 300
 
 
-class FormatError(ValueError):
-    """A constitution file cannot be imported; ``problems`` lists every problem found."""
+class FormatError(ProblemsError, ValueError):
+    """A constitution file cannot be imported; ``problems`` lists every problem found.
 
-    def __init__(self, problems: list[str] | str) -> None:
-        if isinstance(problems, str):
-            problems = [problems]
-        self.problems: list[str] = list(problems)
-        super().__init__(str(self))
+    Each problem names the file and the field path (``c.json: categories[0].name: ...``).
+    """
+
+    def __init__(self, problems: Iterable[str] | str) -> None:
+        super().__init__([problems] if isinstance(problems, str) else problems)
+        self.message = str(self)
 
     def __str__(self) -> str:
         if len(self.problems) == 1:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import json.decoder
-import json.scanner
 from collections.abc import Iterable
-from functools import cache
 from typing import Any
 
 from constitutions.content import ConstitutionContent, ContentError, problem_path
@@ -16,13 +12,13 @@ from .common import (
     _LLM_SWARM,
     _MAX_MESSAGE,
     FORMAT_ID,
-    SCHEMA_PATH,
     FormatError,
     ImportedConstitution,
     _kind_of,
 )
 from .foreign import _import_cai_paper, _import_llm_swarm
 from .parsing import _decode, _parse
+from .schema import schema_validator
 
 _UNRECOGNISED = (
     "unrecognised format: expected a cai_web export (JSON or YAML with "
@@ -108,19 +104,10 @@ def _related(a: str, b: str) -> bool:
     return False
 
 
-@cache
-def _schema_validator() -> Any:
-    import jsonschema
-
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
-
-
 def _import_cai_web(filename: str, doc: Any) -> ImportedConstitution:
     schema_problems = [
         (_json_path(err.absolute_path), _truncate(err.message))
-        for err in _schema_validator().iter_errors(doc)
+        for err in schema_validator().iter_errors(doc)
     ]
     content_problems: list[str] = []
     content = None

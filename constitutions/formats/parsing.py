@@ -67,6 +67,8 @@ def _parse_json(filename: str, text: str, problems: list[str]) -> Any:
         )
     except RecursionError:
         problems.append(f"{filename}: JSON is nested too deeply")
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        problems.append(f"{filename}: malformed JSON: {exc}")
     return None
 
 
@@ -120,6 +122,8 @@ def _parse_yaml(filename: str, text: str, problems: list[str]) -> Any:
         problems.append(f"{filename}: malformed YAML: {exc}")
     except RecursionError:
         problems.append(f"{filename}: YAML is nested too deeply")
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        problems.append(f"{filename}: malformed YAML: {exc}")
     finally:
         loader.dispose()
     return None

@@ -48,7 +48,7 @@ def read(path: Path) -> tuple[str, bytes]:
 TRICKY = ConstitutionContent(
     categories=(
         CategorySpec("Sécurité ✓", "Beschreibung: äöü — 安全", weight=0.1, priority=1),
-        CategorySpec("yes", "null", weight=0.30000000000000004, priority=-3),
+        CategorySpec("yes", "null", weight=0.30000000000000004, priority=32_767),
         CategorySpec("# not a comment", weight=1e-7),
     ),
     principles=(
