@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from cai_web.errors import ProblemsError
 from labelling.stats import HUMAN_VERDICTS, VERDICTS, PairJudgement
 
 MAX_LABEL_FILE_BYTES = 50 * 1024 * 1024
@@ -47,15 +48,21 @@ CSV_COLUMNS = (
 _SHOWN_PROBLEMS = 20
 
 
-class LabelFormatError(ValueError):
-    """Raised with every problem found in an upload; ``problems`` holds one line each."""
+class LabelFormatError(ProblemsError, ValueError):
+    """Raised with every problem found in an upload; ``problems`` holds one line each.
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = list(problems)
+    A :class:`~cai_web.errors.ProblemsError` about the upload's ``file`` field; still a
+    ``ValueError`` for plain-Python callers of the parsers. The message shows the first
+    problems and how many more there are.
+    """
+
+    def __init__(self, problems: Iterable[str], *, field: str | None = "file") -> None:
+        super().__init__(problems, field=field)
         shown = "; ".join(self.problems[:_SHOWN_PROBLEMS])
         more = len(self.problems) - _SHOWN_PROBLEMS
         suffix = f"; ... and {more} more" if more > 0 else ""
-        super().__init__(f"{len(self.problems)} problem(s): {shown}{suffix}")
+        self.message = f"{len(self.problems)} problem(s): {shown}{suffix}"
+        self.args = (self.message,)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import (
@@ -31,24 +30,15 @@ from django.db.models import (
 from django.http import Http404
 from django.urls import reverse
 
-from cai_web.models import Capability, Membership, Team
-from cai_web.permissions import require_membership
+from cai_web.models import Membership, Team
 
 from . import formats, stats
 from .models import AILabel, AILabelTally, Comparison, HumanReview, LabelSet, QueueItem, ReviewQueue
 
 SLICE_FIELDS = {"principle": "principle_key", "category": "category", "judge": "judge"}
-CALIBRATION_BINS = 10
 
 
-# ---------------------------------------------------------------------- permissions
-
-
-def team_for_user(user, slug: str, capability: str = Capability.VIEW) -> tuple[Team, Membership]:
-    team = Team.objects.filter(slug=slug).first()
-    if team is None:
-        raise Http404("No such team.")
-    return team, require_membership(user, team, capability)
+# ---------------------------------------------------------------------- lookups
 
 
 def labelset_get(*, team: Team, pk: int) -> LabelSet:
@@ -135,20 +125,14 @@ def _slice_name(value: str | None) -> str:
 
 @dataclass(frozen=True)
 class AuditSummary:
-    """The team's approval gate applied to the in-app reviews of a label set."""
+    """What the in-app reviews of a label set say: agreement of its final AI label with them.
+
+    Only a reading; whether that is enough to approve the set is the approval
+    service's rule (``labelling.services.labelset_approval_gate``).
+    """
 
     agreement: stats.Agreement
     n_reviews: int
-    min_agreement: float
-    min_reviews: int
-    passes: bool
-    shortfalls: tuple[str, ...]
-
-    @property
-    def summary_line(self) -> str:
-        p = self.agreement.percent
-        rate = "n/a" if p.rate is None else f"{p.rate:.1%}"
-        return f"audited agreement {rate} over n = {p.n} (gate: ≥ {self.min_agreement:.0%}, n ≥ {self.min_reviews})"
 
 
 @dataclass(frozen=True)
@@ -253,14 +237,12 @@ def _agreement_counts(
 
 
 def _calibration(label_set: LabelSet, filters: Filters) -> list[stats.CalibrationBin]:
-    """``stats.calibration`` computed in SQL: the same bins, edges and agreement rule."""
-    edges = np.linspace(0.5, 1.0, CALIBRATION_BINS + 1)
-    # searchsorted(edges, conf, "right") - 1, clipped: the highest edge the confidence reaches.
+    """``stats.calibration`` computed in SQL: the same edges, bin rule and agreement rule."""
+    bins = stats.CALIBRATION_BINS
+    edges = stats.calibration_edges(bins)
+    # stats.calibration_bin_of in SQL: the highest edge the confidence reaches, clipped.
     bin_expr = Case(
-        *[
-            When(confidence__gte=float(edges[b]), then=b)
-            for b in range(CALIBRATION_BINS - 1, 0, -1)
-        ],
+        *[When(confidence__gte=edges[b], then=b) for b in range(bins - 1, 0, -1)],
         default=0,
         output_field=IntegerField(),
     )
@@ -284,24 +266,9 @@ def _calibration(label_set: LabelSet, filters: Filters) -> list[stats.Calibratio
         .annotate(n=Count("id"), k=Sum(agree_expr), conf=Sum("confidence"))
         .order_by()
     )
-    by_bin = {r["bin"]: r for r in rows}
-    out = []
-    for b in range(CALIBRATION_BINS):
-        r = by_bin.get(b)
-        n, k = (r["n"], int(r["k"] or 0)) if r else (0, 0)
-        rate = stats.wilson_rate(k, n)
-        out.append(
-            stats.CalibrationBin(
-                lo=float(edges[b]),
-                hi=float(edges[b + 1]),
-                n=n,
-                mean_confidence=(r["conf"] / n) if n else None,
-                human_agreement_rate=rate.rate,
-                ci=(rate.ci_low, rate.ci_high) if n else None,
-                k=k,
-            )
-        )
-    return out
+    return stats.calibration_from_counts(
+        {r["bin"]: (r["n"], int(r["k"] or 0), r["conf"] or 0.0) for r in rows}, bins
+    )
 
 
 def _human_agreement(label_set: LabelSet, filters: Filters) -> stats.HumanAgreement:
@@ -372,24 +339,8 @@ def audit_summary(label_set: LabelSet) -> AuditSummary:
         cursor.execute(sql, [label_set.pk, label_set.pk, HumanReview.Source.APP])
         for verdict, final, n in cursor.fetchall():
             counts[(final, verdict)] += n
-    agreement = stats.agreement_from_counts(counts, "debiased")
-    team = label_set.team
-    shortfalls = []
-    p = agreement.percent
-    if p.n < team.min_audit_reviews:
-        shortfalls.append(
-            f"{p.n} audited comparison(s) with an a/b/tie verdict, the team requires {team.min_audit_reviews}"
-        )
-    if p.rate is None or p.rate < team.min_audit_agreement:
-        got = "no agreement yet" if p.rate is None else f"agreement {p.rate:.1%}"
-        shortfalls.append(f"{got}, the team requires {team.min_audit_agreement:.0%}")
     return AuditSummary(
-        agreement=agreement,
-        n_reviews=n_reviews,
-        min_agreement=team.min_audit_agreement,
-        min_reviews=team.min_audit_reviews,
-        passes=not shortfalls,
-        shortfalls=tuple(shortfalls),
+        agreement=stats.agreement_from_counts(counts, "debiased"), n_reviews=n_reviews
     )
 
 

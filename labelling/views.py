@@ -1,8 +1,13 @@
 """Label sets, imports, exports, review queues, the review screen and the statistics page.
 
-Every view resolves the team through ``selectors.team_for_user`` first, so outsiders
+Every view resolves the team through ``cai_web.web.team_for`` first, so outsiders
 get 404 and members without the capability 403, by construction. htmx requests get
-the page's partial; every action is also a plain form that works without JavaScript.
+the page's partial (``render_partial``); every action is also a plain form that
+works without JavaScript. Services' domain errors land on the form through
+``form_error``.
+
+Importing this module loads no statistics library: ``stats`` imports scipy and
+statsmodels only inside the functions that compute with them.
 """
 
 from __future__ import annotations
@@ -10,13 +15,14 @@ from __future__ import annotations
 import time
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect, push_url
 
 from cai_web.models import Capability
+from cai_web.web import HtmxHttpRequest, form_error, render_partial, team_for
 
 from . import charts, formats, selectors, services, stats
 from .forms import (
@@ -30,22 +36,12 @@ from .forms import (
 )
 from .models import HumanReview, LabelSet
 
-
-def _render(
-    request: HttpRequest, template: str, partial: str, context: dict, status: int = 200
-) -> HttpResponse:
-    name = f"{template}#{partial}" if request.htmx else template
-    response = render(request, name, context, status=status)
-    patch_vary_headers(response, ("HX-Request",))
-    return response
-
-
 # ------------------------------------------------------------------------ label sets
 
 
 @require_GET
-def labelset_list(request: HttpRequest, slug: str) -> HttpResponse:
-    team, membership = selectors.team_for_user(request.user, slug)
+def labelset_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    team, membership = team_for(request, slug)
     return render(
         request,
         "labelling/labelset_list.html",
@@ -60,8 +56,8 @@ def labelset_list(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def labelset_import(request: HttpRequest, slug: str) -> HttpResponse:
-    team, membership = selectors.team_for_user(request.user, slug, Capability.LAUNCH_RUNS)
+def labelset_import(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    team, membership = team_for(request, slug, Capability.LAUNCH_RUNS)
     problems: list[str] = []
     status = 200
     if request.method == "POST":
@@ -81,9 +77,9 @@ def labelset_import(request: HttpRequest, slug: str) -> HttpResponse:
                     description=d["description"],
                 )
             except formats.LabelFormatError as exc:
-                problems = exc.problems
+                problems = exc.problems  # listed line by line under the form
             except services.LabellingError as exc:
-                form.add_error(None, str(exc))
+                form_error(form, exc)
             else:
                 messages.success(
                     request,
@@ -109,8 +105,8 @@ def labelset_import(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_GET
-def labelset_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    team, membership = selectors.team_for_user(request.user, slug)
+def labelset_detail(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+    team, membership = team_for(request, slug)
     label_set = selectors.labelset_get(team=team, pk=pk)
     return render(
         request,
@@ -119,7 +115,7 @@ def labelset_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             "team": team,
             "membership": membership,
             "label_set": label_set,
-            "audit": selectors.audit_summary(label_set),
+            "gate": services.labelset_approval_gate(label_set=label_set),
             "queues": selectors.queue_list(label_set),
             "overrides": label_set.overrides.select_related("user")[:10],
             "can_review": membership.can(Capability.REVIEW_LABELS),
@@ -130,8 +126,8 @@ def labelset_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 
 @require_POST
-def labelset_decide(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    team, _ = selectors.team_for_user(request.user, slug, Capability.APPROVE_LABELS)
+def labelset_decide(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+    team, _ = team_for(request, slug, Capability.APPROVE_LABELS)
     label_set = selectors.labelset_get(team=team, pk=pk)
     form = DecisionForm(request.POST)
     if not form.is_valid():
@@ -154,8 +150,8 @@ def labelset_decide(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 
 @require_GET
-def labelset_export(request: HttpRequest, slug: str, pk: int, fmt: str) -> HttpResponse:
-    team, _ = selectors.team_for_user(request.user, slug)
+def labelset_export(request: HtmxHttpRequest, slug: str, pk: int, fmt: str) -> HttpResponse:
+    team, _ = team_for(request, slug)
     label_set = selectors.labelset_get(team=team, pk=pk)
     if fmt not in ("jsonl", "csv"):
         return HttpResponse("Export as .jsonl or .csv.", status=404, content_type="text/plain")
@@ -187,8 +183,8 @@ def _encode(fmt: str, batch: list[formats.LabelRecord], header: bool) -> bytes:
 
 
 @require_http_methods(["GET", "POST"])
-def audit_settings(request: HttpRequest, slug: str) -> HttpResponse:
-    team, membership = selectors.team_for_user(request.user, slug, Capability.MANAGE_MEMBERS)
+def audit_settings(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    team, membership = team_for(request, slug, Capability.MANAGE_MEMBERS)
     if request.method == "POST":
         form = AuditSettingsForm(request.POST, instance=team)
         if form.is_valid():
@@ -210,8 +206,8 @@ def audit_settings(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_GET
-def labelset_stats(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    team, membership = selectors.team_for_user(request.user, slug)
+def labelset_stats(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+    team, membership = team_for(request, slug)
     label_set = selectors.labelset_get(team=team, pk=pk)
     options = selectors.slice_options(label_set)
     form = StatsFilterForm(request.GET or None, options=options)
@@ -222,6 +218,7 @@ def labelset_stats(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         category=data.get("category", ""),
     )
     s = selectors.labelset_statistics(label_set, filters, by=data.get("by", ""))
+    gate = services.labelset_approval_gate(label_set=label_set, audit=s.audit)
     pb = s.position_bias
     ag = s.agreements
     context = {
@@ -230,6 +227,7 @@ def labelset_stats(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         "label_set": label_set,
         "form": form,
         "s": s,
+        "gate": gate,
         "bias_chart": charts.rate_bars(
             [
                 ("consistent", pb.consistency),
@@ -247,7 +245,7 @@ def labelset_stats(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
                 ("audit (in-app reviews)", s.audit.agreement.percent),
             ],
             title="AI–human agreement",
-            reference=label_set.team.min_audit_agreement,
+            reference=gate.min_agreement,
         ),
         "reliability_chart": charts.reliability(s.calibration),
         "confusions": [
@@ -255,7 +253,7 @@ def labelset_stats(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             for name, a in (("ab", ag["ab"]), ("ba", ag["ba"]), ("debiased", ag["debiased"]))
         ],
     }
-    return _render(request, "labelling/labelset_stats.html", "stats", context)
+    return render_partial(request, "labelling/labelset_stats.html", "stats", context)
 
 
 def _confusion_rows(a: stats.Agreement) -> list[tuple[str, list[tuple[int, str]], int]]:
@@ -270,8 +268,8 @@ def _confusion_rows(a: stats.Agreement) -> list[tuple[str, list[tuple[int, str]]
 
 
 @require_http_methods(["GET", "POST"])
-def queue_create(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    team, membership = selectors.team_for_user(request.user, slug, Capability.REVIEW_LABELS)
+def queue_create(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+    team, membership = team_for(request, slug, Capability.REVIEW_LABELS)
     label_set = selectors.labelset_get(team=team, pk=pk)
     status = 200
     if request.method == "POST":
@@ -286,7 +284,7 @@ def queue_create(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
                     seed=form.cleaned_data["seed"],
                 )
             except services.LabellingError as exc:
-                form.add_error(None, str(exc))
+                form_error(form, exc)
             else:
                 messages.success(
                     request, f"Queue built: {queue.items.count()} item(s), seed {queue.seed}."
@@ -329,8 +327,8 @@ def _sample_size_context(calc: SampleSizeForm, label_set: LabelSet) -> dict:
 
 
 @require_GET
-def sample_size(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    team, membership = selectors.team_for_user(request.user, slug, Capability.REVIEW_LABELS)
+def sample_size(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+    team, membership = team_for(request, slug, Capability.REVIEW_LABELS)
     label_set = selectors.labelset_get(team=team, pk=pk)
     if not request.htmx:
         return redirect(
@@ -341,12 +339,12 @@ def sample_size(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         "label_set": label_set,
         **_sample_size_context(SampleSizeForm(request.GET), label_set),
     }
-    return _render(request, "labelling/queue_create.html", "calculator", context)
+    return render_partial(request, "labelling/queue_create.html", "calculator", context)
 
 
 @require_GET
-def queue_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    team, membership = selectors.team_for_user(request.user, slug)
+def queue_detail(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+    team, membership = team_for(request, slug)
     queue = selectors.queue_get(team=team, pk=pk)
     return render(
         request,
@@ -364,8 +362,8 @@ def queue_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 
 @require_POST
-def queue_rebuild(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    team, _ = selectors.team_for_user(request.user, slug, Capability.REVIEW_LABELS)
+def queue_rebuild(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+    team, _ = team_for(request, slug, Capability.REVIEW_LABELS)
     queue = selectors.queue_get(team=team, pk=pk)
     services.queue_rebuild(queue=queue)
     messages.success(request, f"Queue rebuilt from seed {queue.seed}.")
@@ -376,29 +374,25 @@ def queue_rebuild(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 
 @require_GET
-def review_next(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    team, membership = selectors.team_for_user(request.user, slug, Capability.REVIEW_LABELS)
+def review_next(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+    team, membership = team_for(request, slug, Capability.REVIEW_LABELS)
     queue = selectors.queue_get(team=team, pk=pk)
     item = selectors.queue_next_item(queue, request.user)
     if item is None:
         url = reverse("queue_detail", args=[team.slug, queue.pk])
-        if request.htmx:
-            response = HttpResponse(status=204)
-            response["HX-Redirect"] = url
-            return response
         messages.success(request, "You have reviewed every item in this queue.")
+        if request.htmx:
+            return HttpResponseClientRedirect(url)
         return redirect(url)
     url = reverse("review_item", args=[team.slug, queue.pk, item.position])
     if not request.htmx:
         return redirect(url)
-    response = _review_response(request, team, membership, queue, item.position)
-    response["HX-Push-Url"] = url
-    return response
+    return push_url(_review_response(request, team, membership, queue, item.position), url)
 
 
 @require_http_methods(["GET", "POST"])
-def review_item(request: HttpRequest, slug: str, pk: int, position: int) -> HttpResponse:
-    team, membership = selectors.team_for_user(request.user, slug, Capability.REVIEW_LABELS)
+def review_item(request: HtmxHttpRequest, slug: str, pk: int, position: int) -> HttpResponse:
+    team, membership = team_for(request, slug, Capability.REVIEW_LABELS)
     queue = selectors.queue_get(team=team, pk=pk)
     if request.method == "POST":
         item = selectors.queue_item_at(queue, position)
@@ -422,7 +416,7 @@ def review_item(request: HttpRequest, slug: str, pk: int, position: int) -> Http
                 seconds_spent=None if rendered_at is None else time.time() - rendered_at,
             )
         except services.LabellingError as exc:
-            form.add_error(None, str(exc))
+            form_error(form, exc)
             return _review_response(
                 request, team, membership, queue, position, form=form, status=400
             )
@@ -471,4 +465,4 @@ def _review_response(
             }
             for lab in labels
         ]
-    return _render(request, "labelling/review_item.html", "item", context, status=status)
+    return render_partial(request, "labelling/review_item.html", "item", context, status=status)

@@ -8,6 +8,8 @@ with plain dataclasses, exactly as the importers do.
 from __future__ import annotations
 
 from .approval import (
+    ApprovalGate,
+    labelset_approval_gate,
     labelset_approve,
     labelset_reject,
     labelset_require_approved,
@@ -37,6 +39,7 @@ from .reviews import canonical_verdict, review_submit, shown_order_for
 
 __all__ = [
     "AILabelInput",
+    "ApprovalGate",
     "BATCH",
     "CHOICES",
     "ComparisonInput",
@@ -49,6 +52,7 @@ __all__ = [
     "comparison_bulk_create",
     "consensus",
     "iter_chunks",
+    "labelset_approval_gate",
     "labelset_approve",
     "labelset_create",
     "labelset_create_from_pairs",

@@ -6,17 +6,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cai_web.errors import DomainError
+
 BATCH = 5000
 IMPORT_FORMATS = ("jsonl", "llmbar", "pandalm")
 CHOICES = ("first", "second", "tie", "both_bad")
 
 
-class LabellingError(Exception):
-    """A request that cannot be honoured; the message is shown to the user as is."""
+class LabellingError(DomainError):
+    """A labelling request that cannot be honoured; the message is shown to the user as is."""
 
 
 class LabelSetNotApproved(LabellingError):
-    pass
+    """Training asked for a label set that is not approved and gave no override reason."""
 
 
 # --------------------------------------------------------------------------- inputs

@@ -1,6 +1,9 @@
 """Statistics for auditing AI preference labels.
 
-Plain Python and numpy: no Django. Every function takes plain dataclasses (or
+Plain Python and numpy: no Django. scipy, statsmodels and krippendorff are imported
+inside the functions that compute with them (a kappa, a binomial test, an alpha),
+so importing this package — as the web process does for every page — loads none
+of them; the Wilson interval (:mod:`.intervals`) is plain math. Every function takes plain dataclasses (or
 pre-aggregated counts, so a view can ``GROUP BY`` in SQL) and returns frozen
 dataclasses with ``as_dict()`` for JSON. Every rate carries its ``n``.
 
@@ -28,9 +31,15 @@ from .agreement import (
     order_averaged_accuracy,
 )
 from .bias import BinomialTest, PositionBias, position_bias, position_bias_from_counts
-from .calibration import CalibrationBin, calibration
+from .calibration import (
+    CALIBRATION_BINS,
+    CalibrationBin,
+    calibration,
+    calibration_bin_of,
+    calibration_edges,
+    calibration_from_counts,
+)
 from .common import (
-    CONFIDENCE_LEVEL,
     HUMAN_VERDICTS,
     SLICE_KEYS,
     UNSET_SLICE,
@@ -47,12 +56,14 @@ from .common import (
     wilson_rate,
 )
 from .humans import HumanAgreement, PairwiseKappa, human_agreement
+from .intervals import CONFIDENCE_LEVEL, wilson_interval, z_for
 from .labels import DerivedLabel, derive_label
 from .sampling import sample_size_for_halfwidth
 
 __all__ = [
     "Agreement",
     "BinomialTest",
+    "CALIBRATION_BINS",
     "CONFIDENCE_LEVEL",
     "CalibrationBin",
     "DerivedLabel",
@@ -74,6 +85,9 @@ __all__ = [
     "agreement",
     "agreement_from_counts",
     "calibration",
+    "calibration_bin_of",
+    "calibration_edges",
+    "calibration_from_counts",
     "derive_label",
     "human_agreement",
     "kappa_from_table",
@@ -82,5 +96,7 @@ __all__ = [
     "position_bias_from_counts",
     "sample_size_for_halfwidth",
     "slice_by",
+    "wilson_interval",
     "wilson_rate",
+    "z_for",
 ]

@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import binomtest
 
 from .common import (
     _A,
@@ -73,7 +72,11 @@ def _position_bias(
     one_sided = int(m[_A, _TIE] + m[_TIE, _B] + m[_B, _TIE] + m[_TIE, _A])
     k_test = first
     n_test = first + second
-    p_value = float(binomtest(k_test, n_test, 0.5).pvalue) if n_test else None
+    p_value = None
+    if n_test:
+        from scipy.stats import binomtest  # scipy only where the test is computed
+
+        p_value = float(binomtest(k_test, n_test, 0.5).pvalue)
     return PositionBias(
         n=n,
         consistency=wilson_rate(consistent, n),

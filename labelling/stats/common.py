@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from statsmodels.stats.inter_rater import cohens_kappa
-from statsmodels.stats.proportion import proportion_confint
+
+from .intervals import CONFIDENCE_LEVEL, wilson_interval
 
 Verdict = Literal["a", "b", "tie"]
 HumanVerdict = Literal["a", "b", "tie", "both_bad"]
@@ -22,7 +22,6 @@ VERDICTS: tuple[str, ...] = ("a", "b", "tie")
 HUMAN_VERDICTS: tuple[str, ...] = ("a", "b", "tie", "both_bad")
 SLICE_KEYS: tuple[str, ...] = ("principle", "category", "judge")
 UNSET_SLICE = "(none)"
-CONFIDENCE_LEVEL = 0.95
 
 # Integer codes used for vectorised counting. Index 3 is "no verdict".
 _CODE = {"a": 0, "b": 1, "tie": 2, None: 3}
@@ -92,24 +91,26 @@ def _check_probability(name: str, value: float | None) -> None:
 
 @dataclass(frozen=True)
 class Rate(_AsDict):
-    """k successes out of n with a Wilson 95% interval; rate and interval are None when n == 0."""
+    """k successes out of n with a Wilson 95% interval.
+
+    When n == 0 the rate is None (k/n is undefined) and the interval is the whole
+    [0, 1], as :func:`~labelling.stats.intervals.wilson_interval` says.
+    """
 
     k: int
     n: int
     rate: float | None
-    ci_low: float | None
-    ci_high: float | None
+    ci_low: float
+    ci_high: float
 
 
 def wilson_rate(k: int, n: int) -> Rate:
-    """k/n with the Wilson score interval (statsmodels ``proportion_confint(method="wilson")``)."""
+    """k/n with the project's one Wilson score interval (:mod:`labelling.stats.intervals`)."""
     k, n = int(k), int(n)
     if n < 0 or k < 0 or k > n:
         raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
-    if n == 0:
-        return Rate(k=0, n=0, rate=None, ci_low=None, ci_high=None)
-    low, high = proportion_confint(k, n, alpha=1 - CONFIDENCE_LEVEL, method="wilson")
-    return Rate(k=k, n=n, rate=k / n, ci_low=float(low), ci_high=float(high))
+    low, high = wilson_interval(k, n, confidence=CONFIDENCE_LEVEL)
+    return Rate(k=k, n=n, rate=k / n if n else None, ci_low=low, ci_high=high)
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,9 @@ def kappa_from_table(table: np.ndarray | Sequence[Sequence[int]]) -> Kappa:
     row, col = arr.sum(axis=1) / n, arr.sum(axis=0) / n
     if math.isclose(float(row @ col), 1.0):
         return Kappa(n=n, kappa=None, ci_low=None, ci_high=None, std=None)
+    # statsmodels (with scipy and pandas) costs ~1.5 s to import: only where a kappa is computed.
+    from statsmodels.stats.inter_rater import cohens_kappa
+
     res = cohens_kappa(arr)  # KappaResults: 95% interval, kappa +- 1.96 * std
     return Kappa(
         n=n,

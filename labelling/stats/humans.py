@@ -8,9 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
-import krippendorff
 import numpy as np
-from statsmodels.stats.inter_rater import fleiss_kappa
 
 from .common import HUMAN_VERDICTS, Kappa, Rate, _AsDict, kappa_from_table, wilson_rate
 
@@ -103,12 +101,16 @@ def human_agreement(reviews: Sequence[tuple[str, str, str]]) -> HumanAgreement:
         fleiss_items = len(rows)
         p_j = agg.sum(axis=0) / agg.sum()
         if not math.isclose(float((p_j**2).sum()), 1.0):
+            from statsmodels.stats.inter_rater import fleiss_kappa  # heavy: only when computed
+
             fk = float(fleiss_kappa(agg, method="fleiss"))
 
     # Krippendorff: reviewers x items, NaN where a reviewer did not rate the item.
     alpha: float | None = None
     alpha_items = sum(1 for r in ratings.values() if len(r) >= 2)
     if alpha_items and len(cats) >= 2:
+        import krippendorff
+
         rev_index = {rv: j for j, rv in enumerate(reviewers)}
         data = np.full((len(reviewers), len(items)), np.nan)
         for col, item in enumerate(items):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from scipy.stats import norm
+from .intervals import z_for
 
 
 def sample_size_for_halfwidth(
@@ -29,7 +29,7 @@ def sample_size_for_halfwidth(
         isinstance(population, bool) or not isinstance(population, int) or population < 1
     ):
         raise ValueError(f"population must be a positive integer or None, got {population!r}")
-    z = float(norm.ppf(1 - (1 - confidence) / 2))
+    z = z_for(confidence)
     n0 = z * z * p * (1 - p) / (halfwidth * halfwidth)
     if population is not None:
         n0 = n0 / (1 + (n0 - 1) / population)

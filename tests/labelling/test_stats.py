@@ -358,7 +358,9 @@ def test_calibration_bins_debiased_confidence_against_humans():
     assert b1.mean_confidence == pytest.approx((0.9 + 0.9 + 1.0) / 3)
     assert b1.ci == pytest.approx(wilson_by_hand(3, 3))
     empty = calibration([], bins=3)
-    assert [b.n for b in empty] == [0, 0, 0] and empty[0].ci is None
+    # An empty bin has no rate and the whole [0, 1] as its interval (see stats.intervals).
+    assert [b.n for b in empty] == [0, 0, 0]
+    assert empty[0].human_agreement_rate is None and empty[0].ci == (0.0, 1.0)
     with pytest.raises(ValueError, match="bins"):
         calibration(pairs, bins=0)
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from labelling.stats.intervals import wilson_interval
 from training.engine.labeller import PairLabel, PairToLabel, label_pairs
 from training.engine.prompts import answer_messages, is_refusal
 from training.engine.types import ChatRequest, SamplingParams
@@ -55,8 +56,8 @@ class EvalResult:
     losses: int
     ties: int
     win_rate: float  # (wins + ties / 2) / n_pairs
-    ci_low: float  # Wilson 95% interval of win_rate
-    ci_high: float
+    ci_low: float  # Wilson 95% interval of win_rate (labelling.stats.intervals); 0 when n == 0
+    ci_high: float  # 1 when n == 0
     mean_p_policy: float  # mean P(policy's answer is better), both orders averaged
     position_consistency: float  # share of pairs whose two orders agree
     refusal_rate_policy: float  # on the benign prompts
@@ -65,16 +66,6 @@ class EvalResult:
     labels: list[PairLabel] = field(default_factory=list, repr=False)
     policy_answers: list[str] = field(default_factory=list, repr=False)
     base_answers: list[str] = field(default_factory=list, repr=False)
-
-
-def wilson_interval(successes: float, n: int, alpha: float = 0.05) -> tuple[float, float]:
-    """Wilson score interval (statsmodels ``proportion_confint``); (0, 1) when n == 0."""
-    if n == 0:
-        return 0.0, 1.0
-    from statsmodels.stats.proportion import proportion_confint
-
-    low, high = proportion_confint(successes, n, alpha=alpha, method="wilson")
-    return float(low), float(high)
 
 
 def _answers(

@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from labelling import selectors
+from labelling import selectors, services
 from labelling.models import LabelSet
 from labelling.templatetags.labelling_tags import fmt_num, fmt_p, fmt_pct
 
@@ -41,8 +41,9 @@ class Command(BaseCommand):
         s = selectors.labelset_statistics(
             label_set, selectors.Filters(judge=judge, principle=principle, category=category), by=by
         )
+        gate = services.labelset_approval_gate(label_set=label_set, audit=s.audit)
         if options["json"]:
-            self.stdout.write(json.dumps(_as_json(s), indent=2))
+            self.stdout.write(json.dumps(_as_json(s, gate), indent=2))
             return
         w = self.stdout.write
         pb = s.position_bias
@@ -78,10 +79,9 @@ class Command(BaseCommand):
             f"  left out: {a.excluded_no_human} without a human label, {a.excluded_both_bad} both unacceptable; "
             f"{a.ai_missing} without an AI verdict"
         )
-        au = s.audit
         w(
-            f"\nAudit: {au.n_reviews} in-app reviews; agreement {_rate(au.agreement.percent)}; "
-            f"gate {'met' if au.passes else 'not met: ' + '; '.join(au.shortfalls)}"
+            f"\nAudit: {gate.n_reviews} in-app reviews; agreement {_rate(gate.agreement.percent)}; "
+            f"gate {'met' if gate.passes else 'not met: ' + '; '.join(gate.shortfalls)}"
         )
         h = s.human
         w(
@@ -115,7 +115,7 @@ class Command(BaseCommand):
                 )
 
 
-def _as_json(s: selectors.LabelSetStatistics) -> dict:
+def _as_json(s: selectors.LabelSetStatistics, gate: services.ApprovalGate) -> dict:
     return {
         "label_set": s.label_set.pk,
         "position_bias": s.position_bias.as_dict(),
@@ -124,7 +124,7 @@ def _as_json(s: selectors.LabelSetStatistics) -> dict:
         "human": s.human.as_dict(),
         "calibration": [b.as_dict() for b in s.calibration],
         "audit": {
-            "passes": s.audit.passes,
+            "passes": gate.passes,
             "n_reviews": s.audit.n_reviews,
             "agreement": s.audit.agreement.as_dict(),
         },
