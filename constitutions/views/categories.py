@@ -8,31 +8,32 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from cai_web.web import form_error
+
 from .. import services
 from ..forms import CategoryForm, QuickWeightForm
 from ..models import Category
 from .common import (
     CONTENT_CHANGED,
     EDIT,
-    _add_error,
-    _attach,
-    _child,
-    _conflict,
-    _delete,
-    _done,
-    _edit_row,
-    _failed,
-    _immutable,
-    _initial,
-    _version,
-    _with_errors_of,
+    attach_edit,
+    child_for,
+    conflict_info,
+    delete_row,
+    done,
+    edit_row,
+    failed,
+    immutable,
+    initial_of,
+    version_for,
+    with_errors_of,
 )
 
 
 @vary_on_headers("HX-Request")
 @require_POST
 def category_add(request: HttpRequest, pk: int) -> HttpResponse:
-    version = _version(request, pk, EDIT)
+    version = version_for(request, pk, EDIT)
     form = CategoryForm(request.POST, auto_id="new-category-%s")
     if form.is_valid():
         data = form.cleaned_data
@@ -46,11 +47,11 @@ def category_add(request: HttpRequest, pk: int) -> HttpResponse:
                 priority=data["priority"],
             )
         except services.VersionImmutable as exc:
-            return _immutable(request, pk, exc)
+            return immutable(request, pk, exc)
         except services.ConstitutionError as exc:
-            _add_error(form, exc)
+            form_error(form, exc)
         else:
-            return _done(
+            return done(
                 request,
                 pk,
                 f"Added category {category.name!r}.",
@@ -58,24 +59,24 @@ def category_add(request: HttpRequest, pk: int) -> HttpResponse:
                 *CONTENT_CHANGED,
                 anchor=f"category-{category.pk}",
             )
-    return _failed(request, pk, "editor", category_form=form)
+    return failed(request, pk, "editor", category_form=form)
 
 
 @vary_on_headers("HX-Request")
 @require_http_methods(["GET", "POST"])
 def category_update(request: HttpRequest, pk: int) -> HttpResponse:
-    category = _child(request, Category, pk)
+    category = child_for(request, Category, pk)
     version_pk = category.version_id
     quick = request.method == "POST" and "name" not in request.POST
     auto_id = f"category-{pk}-%s"
     if request.method == "GET":
-        return _edit_row(
+        return edit_row(
             request,
             version_pk,
             "category_head",
             "categories",
             pk,
-            lambda: CategoryForm(initial=_initial(category, CategoryForm), auto_id=auto_id),
+            lambda: CategoryForm(initial=initial_of(category, CategoryForm), auto_id=auto_id),
         )
     form = (QuickWeightForm if quick else CategoryForm)(request.POST, auto_id=auto_id)
     conflict = None
@@ -91,13 +92,13 @@ def category_update(request: HttpRequest, pk: int) -> HttpResponse:
                 **fields,
             )
         except services.VersionImmutable as exc:
-            return _immutable(request, version_pk, exc)
+            return immutable(request, version_pk, exc)
         except services.EditConflict as exc:
-            conflict = _conflict(exc, form, tuple(fields))
+            conflict = conflict_info(exc, form, tuple(fields))
         except services.ConstitutionError as exc:
-            _add_error(form, exc)
+            form_error(form, exc)
         else:
-            return _done(
+            return done(
                 request,
                 version_pk,
                 f"Saved category {category.name!r}.",
@@ -107,26 +108,26 @@ def category_update(request: HttpRequest, pk: int) -> HttpResponse:
                 focus=("categories", "c", pk),
             )
     if quick and conflict is None:
-        form = _with_errors_of(
+        form = with_errors_of(
             form,
             CategoryForm(
-                {**_initial(category, CategoryForm), **request.POST.dict()}, auto_id=auto_id
+                {**initial_of(category, CategoryForm), **request.POST.dict()}, auto_id=auto_id
             ),
         )
-    return _failed(
+    return failed(
         request,
         version_pk,
         "category_head",
         status=409 if conflict else 422,
-        attach=lambda ctx: _attach(ctx, "categories", pk, form, conflict, quick=quick),
+        attach=lambda ctx: attach_edit(ctx, "categories", pk, form, conflict, quick=quick),
     )
 
 
 @vary_on_headers("HX-Request")
 @require_POST
 def category_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    category = _child(request, Category, pk)
-    return _delete(
+    category = child_for(request, Category, pk)
+    return delete_row(
         request,
         category,
         partial(services.category_delete, category=category),

@@ -1,4 +1,6 @@
-"""Lookups and editing helpers shared by the constitution screens.
+"""Lookups and editing helpers shared by the constitution screens (public to the
+sibling view modules; the team lookup, partial rendering and form errors come from
+``cai_web.web``).
 
 An htmx edit answers with partials of ``version_detail.html`` (plus out-of-band
 updates); the same edit without htmx redirects or renders the whole page.
@@ -10,14 +12,15 @@ from functools import partial
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django_htmx.http import HttpResponseClientRefresh
 
-from cai_web.models import Capability, Team
+from cai_web.models import Capability
 from cai_web.permissions import get_for_user, require_membership
+from cai_web.web import render_partial
 
 from .. import selectors, services
 from ..forms import CategoryForm, FewShotForm, PrincipleForm
@@ -30,20 +33,15 @@ EDIT = Capability.EDIT_CONSTITUTIONS
 # --- lookups ------------------------------------------------------------------------
 
 
-def _team(request: HttpRequest, slug: str, capability: str = Capability.VIEW):
-    team = Team.objects.filter(slug=slug).first()
-    if team is None:
-        raise Http404("No such team.")
-    return team, require_membership(request.user, team, capability)
-
-
-def _constitution(request: HttpRequest, pk: int, capability: str = Capability.VIEW) -> Constitution:
+def constitution_for(
+    request: HttpRequest, pk: int, capability: str = Capability.VIEW
+) -> Constitution:
     return get_for_user(
         Constitution.objects.select_related("team"), request.user, capability=capability, pk=pk
     )
 
 
-def _version(
+def version_for(
     request: HttpRequest, pk: int, capability: str = Capability.VIEW
 ) -> ConstitutionVersion:
     return get_for_user(
@@ -55,7 +53,7 @@ def _version(
     )
 
 
-def _child(request: HttpRequest, model, pk: int):
+def child_for(request: HttpRequest, model, pk: int):
     """A category, principle or few-shot example the user may edit."""
     return get_for_user(
         model.objects.select_related("version__constitution__team"),
@@ -66,7 +64,7 @@ def _child(request: HttpRequest, model, pk: int):
     )
 
 
-def _page_context(request: HttpRequest, pk: int, **extra: Any) -> dict[str, Any]:
+def page_context(request: HttpRequest, pk: int, **extra: Any) -> dict[str, Any]:
     """Everything the version page and its partials need, in a fixed number of queries."""
     version = selectors.version_with_content(pk)
     membership = require_membership(request.user, version.constitution.team)
@@ -97,11 +95,7 @@ def _page_context(request: HttpRequest, pk: int, **extra: Any) -> dict[str, Any]
     return context
 
 
-def _add_error(form, exc: services.ConstitutionError) -> None:
-    form.add_error(exc.field if exc.field in form.fields else None, str(exc))
-
-
-def _conflict(exc: services.EditConflict, form, fields: tuple[str, ...]) -> dict[str, Any]:
+def conflict_info(exc: services.EditConflict, form, fields: tuple[str, ...]) -> dict[str, Any]:
     """What the user needs to resolve a conflict: the message, who changed the row last,
     the saved values that differ from theirs. The form keeps their input but now carries
     the current row_version, so saving again deliberately replaces the saved text."""
@@ -116,13 +110,13 @@ def _conflict(exc: services.EditConflict, form, fields: tuple[str, ...]) -> dict
         saved = getattr(current, name)
         if name == "category":
             saved = current.category.name
-            mine = dict(form.fields["category"].choices).get(_int(form.data.get("category")))
+            mine = dict(form.fields["category"].choices).get(as_int(form.data.get("category")))
         elif name == "enabled":
             mine = form.data.get("enabled") in ("on", "true", "True", "1")
         else:
             mine = form.data.get(name, "")
         if name == "weight":
-            changed = _float(mine) != saved
+            changed = as_float(mine) != saved
         else:
             changed = str(saved).strip() != str(mine).strip()
         if changed:
@@ -133,45 +127,46 @@ def _conflict(exc: services.EditConflict, form, fields: tuple[str, ...]) -> dict
     return info
 
 
-def _int(value: Any) -> int | None:
+def as_int(value: Any) -> int | None:
     try:
         return int(value)
     except (TypeError, ValueError):
         return None
 
 
-def _float(value: Any) -> float | None:
+def as_float(value: Any) -> float | None:
     try:
         return float(value)
     except (TypeError, ValueError):
         return None
 
 
-def _find(items, pk: int):
+def find_row(items, pk: int):
     return next(item for item in items if item.pk == pk)
 
 
-def _immutable(
+def immutable(
     request: HttpRequest, version_pk: int, exc: services.ConstitutionError
 ) -> HttpResponse:
     messages.error(request, str(exc))
     if request.htmx:
         # The page is stale (the version left draft): reload it whole.
         return HttpResponseClientRefresh()
-    return render(request, PAGE, _page_context(request, version_pk), status=409)
+    return render(request, PAGE, page_context(request, version_pk), status=409)
 
 
-def _partials(
+def partials_response(
     request: HttpRequest, context: dict[str, Any], main: str, *oob: str, status: int = 200
 ) -> HttpResponse:
-    """One partial for the htmx target plus out-of-band partials (each renders hx-swap-oob)."""
+    """One partial for the htmx target plus out-of-band partials (each renders hx-swap-oob);
+    ``cai_web.web.render_partial`` renders one partial, this page swaps several."""
     html = render_to_string(f"{PAGE}#{main}", context, request)
     for name in oob:
         html += render_to_string(f"{PAGE}#{name}", {**context, "oob": True}, request)
     return HttpResponse(html, status=status)
 
 
-def _done(
+def done(
     request: HttpRequest,
     version_pk: int,
     message: str,
@@ -183,16 +178,16 @@ def _done(
     """A successful edit: the updated partials for htmx, a redirect with a message otherwise.
     ``focus`` (list name, context name, pk) names the object a per-row partial renders."""
     if request.htmx:
-        context = _page_context(request, version_pk, flash=message)
+        context = page_context(request, version_pk, flash=message)
         if focus is not None:
             list_name, name, pk = focus
-            context[name] = _find(context[list_name], pk)
-        return _partials(request, context, main, *oob, "flash")
+            context[name] = find_row(context[list_name], pk)
+        return partials_response(request, context, main, *oob, "flash")
     messages.success(request, message)
     return redirect(reverse("version_detail", args=[version_pk]) + (f"#{anchor}" if anchor else ""))
 
 
-def _failed(
+def failed(
     request: HttpRequest,
     version_pk: int,
     main: str,
@@ -202,50 +197,48 @@ def _failed(
     **extra: Any,
 ) -> HttpResponse:
     """A refused edit: the form with its errors, as a partial (htmx) or on the whole page."""
-    context = _page_context(request, version_pk, **extra)
+    context = page_context(request, version_pk, **extra)
     if attach is not None:
         attach(context)
-    if request.htmx:
-        return _partials(request, context, main, status=status)
-    return render(request, PAGE, context, status=status)
+    return render_partial(request, PAGE, main, context, status=status)
 
 
 CONTENT_CHANGED = ("probabilities", "hash")
 
 
-def _initial(obj, form_class) -> dict[str, Any]:
+def initial_of(obj, form_class) -> dict[str, Any]:
     initial = {name: getattr(obj, name) for name in form_class.base_fields if hasattr(obj, name)}
     if "category" in form_class.base_fields:
         initial["category"] = obj.category_id
     return initial
 
 
-def _attach(
+def attach_edit(
     context, list_name: str, pk: int, form, conflict=None, *, quick: bool = False, error: str = ""
 ) -> None:
     """Put the edit state on the object the page is about to render (the template checks it)."""
-    obj = _find(context[list_name], pk)
+    obj = find_row(context[list_name], pk)
     obj.edit_form = None if quick and conflict else form
     obj.conflict = conflict
     obj.error = error
     context[{"principles": "p", "categories": "c", "few_shots": "f"}[list_name]] = obj
 
 
-def _edit_row(
+def edit_row(
     request: HttpRequest, version_pk: int, main: str, list_name: str, pk: int, make_form
 ) -> HttpResponse:
     """GET on an edit URL: the row with its edit form, or back without it on ``?cancel``."""
     form = None if "cancel" in request.GET else make_form()
-    return _failed(
+    return failed(
         request,
         version_pk,
         main,
         status=200,
-        attach=lambda ctx: _attach(ctx, list_name, pk, form),
+        attach=lambda ctx: attach_edit(ctx, list_name, pk, form),
     )
 
 
-def _with_errors_of(quick_form, full_form):
+def with_errors_of(quick_form, full_form):
     """The inline weight box has no room for an editor: show the full form, carrying the
     inline form's errors, so the user sees what was wrong and can fix it there."""
     full_form.is_valid()
@@ -255,7 +248,7 @@ def _with_errors_of(quick_form, full_form):
     return full_form
 
 
-def _delete(
+def delete_row(
     request: HttpRequest,
     obj,
     delete,
@@ -270,15 +263,15 @@ def _delete(
     A refusal (a stale row_version, for one) is shown on the row itself."""
     version_pk = obj.version_id
     try:
-        delete(user=request.user, expected_row_version=_int(request.POST.get("row_version")))
+        delete(user=request.user, expected_row_version=as_int(request.POST.get("row_version")))
     except services.VersionImmutable as exc:
-        return _immutable(request, version_pk, exc)
+        return immutable(request, version_pk, exc)
     except services.ConstitutionError as exc:
-        return _failed(
+        return failed(
             request,
             version_pk,
             main,
             status=409,
-            attach=partial(_attach, list_name=list_name, pk=obj.pk, form=None, error=str(exc)),
+            attach=partial(attach_edit, list_name=list_name, pk=obj.pk, form=None, error=str(exc)),
         )
-    return _done(request, version_pk, message, main, *oob, anchor=anchor)
+    return done(request, version_pk, message, main, *oob, anchor=anchor)

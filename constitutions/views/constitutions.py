@@ -11,6 +11,7 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_http_methods
 
 from cai_web.permissions import require_membership
+from cai_web.web import form_error, team_for
 
 from .. import selectors, services
 from ..content import DEFAULT_CATEGORIES, ConstitutionContent, ContentError
@@ -18,12 +19,12 @@ from ..diff import PRINCIPLE_TEXT_FIELDS, diff_contents
 from ..formats import FormatError, import_constitution
 from ..forms import ConstitutionCreateForm, ImportForm
 from ..models import ConstitutionVersion
-from .common import EDIT, _add_error, _constitution, _team
+from .common import EDIT, constitution_for
 
 
 @require_http_methods(["GET", "POST"])
 def constitution_list(request: HttpRequest, slug: str) -> HttpResponse:
-    team, membership = _team(request, slug)
+    team, membership = team_for(request, slug)
     form = ConstitutionCreateForm()
     status = 200
     if request.method == "POST":
@@ -39,7 +40,7 @@ def constitution_list(request: HttpRequest, slug: str) -> HttpResponse:
                     content=ConstitutionContent(categories=DEFAULT_CATEGORIES),
                 )
             except services.ConstitutionError as exc:
-                _add_error(form, exc)
+                form_error(form, exc)
             else:
                 messages.success(request, f"Created {version.constitution.name} with draft v1.")
                 return redirect("version_detail", pk=version.pk)
@@ -60,7 +61,7 @@ def constitution_list(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def constitution_import(request: HttpRequest, slug: str) -> HttpResponse:
-    team, membership = _team(request, slug, EDIT)
+    team, membership = team_for(request, slug, EDIT)
     form = ImportForm(team=team)
     problems: list[str] = []
     status = 200
@@ -105,7 +106,7 @@ def constitution_import(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def constitution_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    constitution = _constitution(request, pk)
+    constitution = constitution_for(request, pk)
     latest = constitution.versions.order_by("-number").first()
     if latest is None:
         return redirect("constitution_history", pk=constitution.pk)
@@ -113,7 +114,7 @@ def constitution_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def constitution_history(request: HttpRequest, pk: int) -> HttpResponse:
-    constitution = _constitution(request, pk)
+    constitution = constitution_for(request, pk)
     return render(
         request,
         "constitutions/history.html",
@@ -127,7 +128,7 @@ def constitution_history(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def constitution_diff(request: HttpRequest, pk: int) -> HttpResponse:
-    constitution = _constitution(request, pk)
+    constitution = constitution_for(request, pk)
     versions = list(selectors.versions_of(constitution))
     by_number = {v.number: v for v in versions}
     context: dict[str, Any] = {

@@ -8,22 +8,23 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from cai_web.web import form_error
+
 from .. import services
 from ..forms import FewShotForm
 from ..models import FewShotExample
 from .common import (
     EDIT,
-    _add_error,
-    _attach,
-    _child,
-    _conflict,
-    _delete,
-    _done,
-    _edit_row,
-    _failed,
-    _immutable,
-    _initial,
-    _version,
+    attach_edit,
+    child_for,
+    conflict_info,
+    delete_row,
+    done,
+    edit_row,
+    failed,
+    immutable,
+    initial_of,
+    version_for,
 )
 
 FEW_SHOT_FIELDS = services.FEW_SHOT_FIELDS
@@ -32,7 +33,7 @@ FEW_SHOT_FIELDS = services.FEW_SHOT_FIELDS
 @vary_on_headers("HX-Request")
 @require_POST
 def few_shot_add(request: HttpRequest, pk: int) -> HttpResponse:
-    version = _version(request, pk, EDIT)
+    version = version_for(request, pk, EDIT)
     form = FewShotForm(request.POST, auto_id="new-few-shot-%s")
     if form.is_valid():
         try:
@@ -42,30 +43,30 @@ def few_shot_add(request: HttpRequest, pk: int) -> HttpResponse:
                 **{k: form.cleaned_data[k] for k in FEW_SHOT_FIELDS},
             )
         except services.VersionImmutable as exc:
-            return _immutable(request, pk, exc)
+            return immutable(request, pk, exc)
         except services.ConstitutionError as exc:
-            _add_error(form, exc)
+            form_error(form, exc)
         else:
-            return _done(
+            return done(
                 request, pk, "Added a few-shot example.", "few_shots", "hash", anchor="few-shots"
             )
-    return _failed(request, pk, "few_shots", few_shot_form=form)
+    return failed(request, pk, "few_shots", few_shot_form=form)
 
 
 @vary_on_headers("HX-Request")
 @require_http_methods(["GET", "POST"])
 def few_shot_update(request: HttpRequest, pk: int) -> HttpResponse:
-    example = _child(request, FewShotExample, pk)
+    example = child_for(request, FewShotExample, pk)
     version_pk = example.version_id
     auto_id = f"few-shot-{pk}-%s"
     if request.method == "GET":
-        return _edit_row(
+        return edit_row(
             request,
             version_pk,
             "few_shots",
             "few_shots",
             pk,
-            lambda: FewShotForm(initial=_initial(example, FewShotForm), auto_id=auto_id),
+            lambda: FewShotForm(initial=initial_of(example, FewShotForm), auto_id=auto_id),
         )
     form = FewShotForm(request.POST, auto_id=auto_id)
     conflict = None
@@ -79,13 +80,13 @@ def few_shot_update(request: HttpRequest, pk: int) -> HttpResponse:
                 **fields,
             )
         except services.VersionImmutable as exc:
-            return _immutable(request, version_pk, exc)
+            return immutable(request, version_pk, exc)
         except services.EditConflict as exc:
-            conflict = _conflict(exc, form, FEW_SHOT_FIELDS)
+            conflict = conflict_info(exc, form, FEW_SHOT_FIELDS)
         except services.ConstitutionError as exc:
-            _add_error(form, exc)
+            form_error(form, exc)
         else:
-            return _done(
+            return done(
                 request,
                 version_pk,
                 "Saved the few-shot example.",
@@ -93,20 +94,20 @@ def few_shot_update(request: HttpRequest, pk: int) -> HttpResponse:
                 "hash",
                 anchor="few-shots",
             )
-    return _failed(
+    return failed(
         request,
         version_pk,
         "few_shots",
         status=409 if conflict else 422,
-        attach=lambda ctx: _attach(ctx, "few_shots", pk, form, conflict),
+        attach=lambda ctx: attach_edit(ctx, "few_shots", pk, form, conflict),
     )
 
 
 @vary_on_headers("HX-Request")
 @require_POST
 def few_shot_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    example = _child(request, FewShotExample, pk)
-    return _delete(
+    example = child_for(request, FewShotExample, pk)
+    return delete_row(
         request,
         example,
         partial(services.few_shot_delete, example=example),

@@ -11,6 +11,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap, retarget
 
+from cai_web.web import form_error
+
 from .. import services
 from ..diff import PRINCIPLE_TEXT_FIELDS
 from ..forms import PrincipleForm, QuickWeightForm
@@ -18,26 +20,25 @@ from ..models import Category, Principle
 from .common import (
     CONTENT_CHANGED,
     EDIT,
-    _add_error,
-    _attach,
-    _child,
-    _conflict,
-    _delete,
-    _done,
-    _edit_row,
-    _failed,
-    _find,
-    _immutable,
-    _initial,
-    _version,
-    _with_errors_of,
+    attach_edit,
+    child_for,
+    conflict_info,
+    delete_row,
+    done,
+    edit_row,
+    failed,
+    find_row,
+    immutable,
+    initial_of,
+    version_for,
+    with_errors_of,
 )
 
 
 @vary_on_headers("HX-Request")
 @require_POST
 def principle_add(request: HttpRequest, pk: int) -> HttpResponse:
-    version = _version(request, pk, EDIT)
+    version = version_for(request, pk, EDIT)
     categories = list(version.categories.all())
     form = PrincipleForm(request.POST, auto_id="new-principle-%s", categories=categories)
     if form.is_valid():
@@ -46,7 +47,7 @@ def principle_add(request: HttpRequest, pk: int) -> HttpResponse:
             principle = services.principle_add(
                 version=version,
                 user=request.user,
-                category=_find(categories, data["category"]),
+                category=find_row(categories, data["category"]),
                 key=data["key"],
                 critique_request=data["critique_request"],
                 revision_request=data["revision_request"],
@@ -55,11 +56,11 @@ def principle_add(request: HttpRequest, pk: int) -> HttpResponse:
                 enabled=data["enabled"],
             )
         except services.VersionImmutable as exc:
-            return _immutable(request, pk, exc)
+            return immutable(request, pk, exc)
         except services.ConstitutionError as exc:
-            _add_error(form, exc)
+            form_error(form, exc)
         else:
-            return _done(
+            return done(
                 request,
                 pk,
                 f"Added principle {principle.key!r}.",
@@ -67,7 +68,7 @@ def principle_add(request: HttpRequest, pk: int) -> HttpResponse:
                 *CONTENT_CHANGED,
                 anchor=f"principle-{principle.pk}",
             )
-    return _failed(request, pk, "editor", principle_form=form)
+    return failed(request, pk, "editor", principle_form=form)
 
 
 PRINCIPLE_FIELDS = ("key", "category", *PRINCIPLE_TEXT_FIELDS, "weight", "enabled")
@@ -78,19 +79,19 @@ PRINCIPLE_FIELDS = ("key", "category", *PRINCIPLE_TEXT_FIELDS, "weight", "enable
 def principle_update(request: HttpRequest, pk: int) -> HttpResponse:
     """GET: the edit form partial. POST: the full form (has ``key``) or the inline
     weight/enabled form; only the fields present are changed."""
-    principle = _child(request, Principle, pk)
+    principle = child_for(request, Principle, pk)
     version_pk = principle.version_id
     categories = list(Category.objects.filter(version=version_pk))
     auto_id = f"principle-{pk}-%s"
     if request.method == "GET":
-        return _edit_row(
+        return edit_row(
             request,
             version_pk,
             "principle",
             "principles",
             pk,
             lambda: PrincipleForm(
-                initial=_initial(principle, PrincipleForm), auto_id=auto_id, categories=categories
+                initial=initial_of(principle, PrincipleForm), auto_id=auto_id, categories=categories
             ),
         )
     quick = "key" not in request.POST
@@ -108,7 +109,7 @@ def principle_update(request: HttpRequest, pk: int) -> HttpResponse:
             if k in form.fields and (not quick or k in request.POST)
         }
         if "category" in fields:
-            fields["category"] = _find(categories, fields["category"])
+            fields["category"] = find_row(categories, fields["category"])
         try:
             services.principle_update(
                 principle=principle,
@@ -117,15 +118,15 @@ def principle_update(request: HttpRequest, pk: int) -> HttpResponse:
                 **fields,
             )
         except services.VersionImmutable as exc:
-            return _immutable(request, version_pk, exc)
+            return immutable(request, version_pk, exc)
         except services.EditConflict as exc:
-            conflict = _conflict(exc, form, tuple(fields))
+            conflict = conflict_info(exc, form, tuple(fields))
         except services.ConstitutionError as exc:
-            _add_error(form, exc)
+            form_error(form, exc)
         else:
             message = f"Saved principle {principle.key!r}."
             if quick:
-                return _done(
+                return done(
                     request,
                     version_pk,
                     message,
@@ -134,17 +135,17 @@ def principle_update(request: HttpRequest, pk: int) -> HttpResponse:
                     anchor=f"principle-{pk}",
                     focus=("principles", "p", pk),
                 )
-            response = _done(
+            response = done(
                 request, version_pk, message, "editor", *CONTENT_CHANGED, anchor=f"principle-{pk}"
             )
             # The form was swapped into the principle's row; a category move needs the whole editor.
             return reswap(retarget(response, "#editor"), "outerHTML") if request.htmx else response
     if quick and conflict is None:
-        form = _with_errors_of(
+        form = with_errors_of(
             form,
             PrincipleForm(
                 {
-                    **_initial(principle, PrincipleForm),
+                    **initial_of(principle, PrincipleForm),
                     **request.POST.dict(),
                     "category": principle.category_id,
                 },
@@ -152,20 +153,20 @@ def principle_update(request: HttpRequest, pk: int) -> HttpResponse:
                 categories=categories,
             ),
         )
-    return _failed(
+    return failed(
         request,
         version_pk,
         "principle",
         status=409 if conflict else 422,
-        attach=lambda ctx: _attach(ctx, "principles", pk, form, conflict, quick=quick),
+        attach=lambda ctx: attach_edit(ctx, "principles", pk, form, conflict, quick=quick),
     )
 
 
 @vary_on_headers("HX-Request")
 @require_POST
 def principle_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    principle = _child(request, Principle, pk)
-    return _delete(
+    principle = child_for(request, Principle, pk)
+    return delete_row(
         request,
         principle,
         partial(services.principle_delete, principle=principle),
@@ -179,18 +180,18 @@ def principle_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @vary_on_headers("HX-Request")
 @require_POST
 def principle_move(request: HttpRequest, pk: int) -> HttpResponse:
-    principle = _child(request, Principle, pk)
+    principle = child_for(request, Principle, pk)
     version_pk = principle.version_id
     direction = request.POST.get("direction", "")
     try:
         services.principle_move(principle=principle, user=request.user, direction=direction)
     except services.VersionImmutable as exc:
-        return _immutable(request, version_pk, exc)
+        return immutable(request, version_pk, exc)
     except services.ConstitutionError as exc:
         messages.error(request, str(exc))
         return redirect("version_detail", pk=version_pk)
     # Order is part of the content, so the hash (header) and table order change too.
-    return _done(
+    return done(
         request,
         version_pk,
         f"Moved principle {principle.key!r} {direction}.",

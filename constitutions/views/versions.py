@@ -11,22 +11,22 @@ from django.views.decorators.http import require_POST
 from .. import selectors, services
 from ..content import ContentError
 from ..formats import export_json, export_yaml
-from .common import EDIT, PAGE, _page_context, _version
+from .common import EDIT, PAGE, page_context, version_for
 
 
 def version_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    _version(request, pk)
-    return render(request, PAGE, _page_context(request, pk))
+    version_for(request, pk)
+    return render(request, PAGE, page_context(request, pk))
 
 
 def version_probabilities(request: HttpRequest, pk: int) -> HttpResponse:
-    _version(request, pk)
-    return render(request, f"{PAGE}#probabilities", _page_context(request, pk))
+    version_for(request, pk)
+    return render(request, f"{PAGE}#probabilities", page_context(request, pk))
 
 
 @require_POST
 def version_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    version = _version(request, pk, EDIT)
+    version = version_for(request, pk, EDIT)
     draft, created = services.version_draft_from(version=version, user=request.user)
     if created:
         messages.success(request, f"Started draft v{draft.number} from v{version.number}.")
@@ -35,12 +35,12 @@ def version_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def version_publish(request: HttpRequest, pk: int) -> HttpResponse:
-    version = _version(request, pk, EDIT)
+    version = version_for(request, pk, EDIT)
     changelog = request.POST.get("changelog", "")
     try:
         version = services.version_publish(version=version, user=request.user, changelog=changelog)
     except ContentError as exc:
-        context = _page_context(request, pk, publish_problems=exc.problems, changelog=changelog)
+        context = page_context(request, pk, publish_problems=exc.problems, changelog=changelog)
         return render(request, PAGE, context, status=422)
     except services.ConstitutionError as exc:
         messages.error(request, str(exc))
@@ -51,7 +51,7 @@ def version_publish(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def version_archive(request: HttpRequest, pk: int) -> HttpResponse:
-    version = _version(request, pk, EDIT)
+    version = version_for(request, pk, EDIT)
     try:
         services.version_archive(version=version, user=request.user)
     except services.ConstitutionError as exc:
@@ -63,7 +63,7 @@ def version_archive(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def version_discard(request: HttpRequest, pk: int) -> HttpResponse:
-    version = _version(request, pk, EDIT)
+    version = version_for(request, pk, EDIT)
     try:
         services.version_discard(version=version, user=request.user)
     except services.ConstitutionError as exc:
@@ -74,7 +74,7 @@ def version_discard(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def version_export(request: HttpRequest, pk: str, fmt: str) -> HttpResponse:
-    version = _version(request, int(pk))
+    version = version_for(request, int(pk))
     content = selectors.version_content(selectors.version_with_content(version.pk))
     exporter, mime = {
         "json": (export_json, "application/json"),
