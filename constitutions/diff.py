@@ -1,16 +1,22 @@
-"""Compare two constitution contents: what a reviewer needs to see between versions.
+"""Compare two constitution contents, and the project's one word diff of two texts.
 
 Django-free: takes two ``ConstitutionContent`` snapshots and returns plain
 dataclasses. Principles are matched by key and categories by name; changed text
 comes with a word-level diff as ``(op, text)`` segments where ``op`` is
 ``"equal"``, ``"delete"`` or ``"insert"``, so joining the equal and delete parts
 gives the old text and the equal and insert parts the new one.
+
+:func:`word_diff` and :func:`segments_html` also draw the answer diffs of a
+critique-revision run (``training_tags.word_diff``), so every page marks changed
+words the same way.
 """
 
 from __future__ import annotations
 
 import difflib
+import html
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,9 +31,14 @@ PRINCIPLE_TEXT_FIELDS = ("critique_request", "revision_request", "comparison_que
 _EPSILON = 1e-12
 
 
-def word_diff(old: str, new: str) -> list[Segment]:
-    """Word-level diff of two texts; whitespace is kept as its own token so nothing is lost."""
-    a, b = _TOKEN.findall(old), _TOKEN.findall(new)
+def word_diff(old: str | None, new: str | None) -> list[Segment]:
+    """Word-level diff of two texts (``None`` reads as empty).
+
+    Tokens are runs of word characters, single punctuation marks and runs of
+    whitespace, so "reply." -> "reply!" marks only the "!" and the segments join
+    back to exactly the old and the new text.
+    """
+    a, b = _TOKEN.findall(old or ""), _TOKEN.findall(new or "")
     segments: list[Segment] = []
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
@@ -46,6 +57,28 @@ def _append(segments: list[Segment], op: str, text: str) -> None:
         segments[-1] = (op, segments[-1][1] + text)
     else:
         segments.append((op, text))
+
+
+_TAGS = {"insert": "ins", "delete": "del"}
+
+
+def segments_html(segments: Iterable[Segment]) -> str:
+    """Segments as HTML: removed text in ``<del>``, added text in ``<ins>``.
+
+    Every piece of text is escaped before the markup goes around it, so the result
+    is safe to mark safe in a template.
+    """
+    out = []
+    for op, text in segments:
+        tag = _TAGS.get(op)
+        escaped = html.escape(text)
+        out.append(f"<{tag}>{escaped}</{tag}>" if tag else escaped)
+    return "".join(out)
+
+
+def word_diff_html(old: str | None, new: str | None) -> str:
+    """:func:`word_diff` drawn by :func:`segments_html`."""
+    return segments_html(word_diff(old, new))
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,7 @@ class Category(models.Model):
     name = models.CharField(max_length=LIMITS.category_name)
     description = models.TextField(blank=True)
     weight = models.FloatField(default=1.0)
-    # 0..32767 on every database: LIMITS.priority_min/max (a test keeps them equal).
+    # 0..32767 on PostgreSQL (SQLite's is wider): LIMITS.priority_min/max, a test keeps them equal.
     priority = models.PositiveSmallIntegerField(default=100, help_text="Lower wins conflicts.")
     order = models.PositiveIntegerField(default=0)
     row_version = models.PositiveIntegerField(default=1)

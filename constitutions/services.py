@@ -92,7 +92,7 @@ def _check_weight(value: float, field: str = "weight") -> float:
         raise ConstitutionError(f"{field} must be a finite number ≥ 0, got {value}.", field=field)
     if value > LIMITS.weight_max:
         raise ConstitutionError(
-            f"{field} must be at most {LIMITS.weight_max:,g}, got {value:g}.", field=field
+            f"{field} must be at most {LIMITS.weight_max:,.0f}, got {value:g}.", field=field
         )
     return value
 

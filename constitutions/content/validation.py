@@ -24,7 +24,7 @@ def _check_weight(path: str, label: str | None, weight: Any, out: list[str]) -> 
     if isinstance(weight, bool) or not math.isfinite(value) or value < 0:
         out.append(_fmt(path, label, f"must be finite and >= 0, got {weight!r}"))
     elif value > LIMITS.weight_max:
-        out.append(_fmt(path, label, f"must be at most {LIMITS.weight_max:,g}, got {weight!r}"))
+        out.append(_fmt(path, label, f"must be at most {LIMITS.weight_max:,.0f}, got {weight!r}"))
 
 
 def _check_priority(path: str, label: str | None, priority: Any, out: list[str]) -> None:

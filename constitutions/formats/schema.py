@@ -110,11 +110,13 @@ def constitution_schema() -> dict[str, Any]:
                 "required": ["key", "category", "critique_request", "revision_request"],
                 "properties": {
                     "key": {"type": "string", "pattern": f"^{LIMITS.key_pattern}$"},
-                    "category": _text(
-                        LIMITS.category_name,
-                        required=True,
-                        description="The name of a category in this file.",
-                    ),
+                    # No length here: a category name too long is reported once, on the
+                    # category; this only has to name one of them ("unknown category").
+                    "category": {
+                        "type": "string",
+                        "minLength": 1,
+                        "description": "The name of a category in this file.",
+                    },
                     "critique_request": {"$ref": "#/$defs/text"},
                     "revision_request": {"$ref": "#/$defs/text"},
                     "comparison_question": _text(LIMITS.text, required=False, default=""),

@@ -7,13 +7,13 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_http_methods
 
 from cai_web.permissions import require_membership
 from cai_web.web import form_error, team_for
 
-from .. import selectors, services
+from .. import diff, selectors, services
 from ..content import DEFAULT_CATEGORIES, ConstitutionContent, ContentError
 from ..diff import PRINCIPLE_TEXT_FIELDS, diff_contents
 from ..formats import FormatError, import_constitution
@@ -157,17 +157,9 @@ def _pick(raw: str | None, by_number: dict[int, ConstitutionVersion], default):
         raise Http404(f"This constitution has no version {raw!r}.") from None
 
 
-def segments_html(segments) -> str:
-    """Word-diff segments as markup; every piece of text is escaped by format_html."""
-    tags = {"insert": "ins", "delete": "del"}
-    return format_html_join(
-        "",
-        "{}",
-        (
-            (format_html("<{}>{}</{}>", tags[op], text, tags[op]) if op in tags else text,)
-            for op, text in segments
-        ),
-    )
+def segments_html(segments) -> SafeString:
+    """Word-diff segments as markup (``diff.segments_html`` escapes every text)."""
+    return mark_safe(diff.segments_html(segments))
 
 
 def _principle_diff_row(p) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from constitutions.content import CategorySpec, ConstitutionContent, FewShotSpec, PrincipleSpec
-from constitutions.diff import diff_contents, word_diff
+from constitutions.diff import diff_contents, segments_html, word_diff, word_diff_html
 
 
 def _principle(key: str, category: str = "Safe", **kw) -> PrincipleSpec:
@@ -47,6 +47,27 @@ def test_word_diff_rebuilds_both_texts_from_its_segments():
 
 def test_word_diff_of_equal_texts_is_one_equal_segment():
     assert word_diff("same words", "same words") == [("equal", "same words")]
+
+
+def test_word_diff_marks_a_changed_punctuation_mark_without_its_word():
+    assert word_diff("Stop the reply.", "Stop the reply!") == [
+        ("equal", "Stop the reply"),
+        ("delete", "."),
+        ("insert", "!"),
+    ]
+
+
+def test_word_diff_reads_a_missing_text_as_empty():
+    assert word_diff(None, "new text") == [("insert", "new text")]
+    assert word_diff("old", None) == [("delete", "old")]
+    assert word_diff_html(None, None) == ""
+
+
+def test_the_html_word_diff_escapes_every_text_inside_its_markup():
+    out = word_diff_html("Say hi & go", "Say <script>alert(1)</script> & go")
+    assert "<script>" not in out and "&lt;script&gt;alert" in out
+    assert out.startswith("Say ") and "<del>" in out and "<ins>" in out and "&amp; go" in out
+    assert segments_html([("equal", "a'\""), ("insert", "<")]) == "a&#x27;&quot;<ins>&lt;</ins>"
 
 
 def test_identical_contents_have_an_empty_diff():
