@@ -62,7 +62,7 @@ class ContentLimits:
         return rf"[a-z0-9_-]{{1,{self.principle_key}}}"
 
     def as_table(self) -> list[tuple[str, Any, str]]:
-        """(name, value, help) rows, for the docs and the schema command."""
+        """(name, value, help) rows: what docs/constitution-format.md's table shows."""
         return [(f.name, getattr(self, f.name), f.metadata["help"]) for f in fields(self)]
 
 

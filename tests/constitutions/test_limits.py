@@ -127,6 +127,14 @@ def test_the_schema_states_each_limit_where_a_reader_of_the_file_looks():
     )
 
 
+def test_the_format_docs_list_every_limit_with_its_value():
+    docs = (SCHEMA_PATH.parent / "constitution-format.md").read_text(encoding="utf-8")
+    table = docs[docs.index("## Limits") :][:2500]
+    for name, value, _help in LIMITS.as_table():
+        row = next(line for line in table.splitlines() if f"`{name}`" in line)
+        assert f"{value:,.0f}" in row, row
+
+
 def test_the_importer_checks_files_against_the_generated_schema_itself():
     assert schema_validator().schema == constitution_schema()
 
