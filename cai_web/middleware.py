@@ -1,31 +1,44 @@
-"""Login is required everywhere except the login page, static files and the health check."""
+"""Login is required everywhere (Django's ``LoginRequiredMiddleware``), htmx-aware.
+
+Open views say so with ``@login_not_required`` (the login page, the health check;
+Django marks its own login views and the admin's login). Static files never get
+here: whitenoise answers them before the middleware stack.
+"""
 
 from __future__ import annotations
 
-from django.conf import settings
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponseBase
+from django.shortcuts import resolve_url
+from django_htmx.http import HttpResponseClientRedirect
 
-OPEN_PREFIXES = ("/accounts/login/", "/healthz", "/admin/login/")
 
+class HtmxLoginRequiredMiddleware(LoginRequiredMiddleware):
+    """``LoginRequiredMiddleware`` that makes htmx reload the page at the login form.
 
-class LoginRequiredEverywhere:
-    def __init__(self, get_response):
-        self.get_response = get_response
-        self.static_prefix = "/" + settings.STATIC_URL.lstrip("/")
+    htmx follows a plain 302 in place and would swap the login page into whatever
+    fragment asked (a poll, a form); ``HX-Redirect`` makes it navigate instead, and
+    ``next`` is the page the visitor was on, not the fragment's URL.
+    """
 
-    def __call__(self, request):
-        path = request.path
-        if (
-            request.user.is_authenticated
-            or path.startswith(OPEN_PREFIXES)
-            or path.startswith(self.static_prefix)
-        ):
-            return self.get_response(request)
-        if request.headers.get("HX-Request"):
-            # htmx follows redirects in place; ask it to reload the whole page instead.
-            from django.http import HttpResponse
-
-            response = HttpResponse(status=401)
-            response["HX-Redirect"] = settings.LOGIN_URL_PATH
-            return response
-        return redirect_to_login(request.get_full_path())
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., HttpResponseBase],
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[Any, Any],
+    ) -> HttpResponseBase | None:
+        refused = super().process_view(request, view_func, view_args, view_kwargs)
+        htmx = getattr(request, "htmx", None)
+        if refused is None or not htmx:
+            return refused
+        login = redirect_to_login(
+            htmx.current_url_abs_path or request.get_full_path(),
+            resolve_url(self.get_login_url(view_func)),
+            self.get_redirect_field_name(view_func),
+        )
+        return HttpResponseClientRedirect(login["Location"])

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils.text import slugify
 
+from .errors import DomainError
 from .models import Membership, Role, Team
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
-class TeamError(Exception):
+
+class TeamError(DomainError):
     """A request about a team that cannot be honoured; the message is shown to the user."""
 
 
 @transaction.atomic
-def team_create(*, name: str, owner) -> Team:
+def team_create(*, name: str, owner: User) -> Team:
     name = name.strip()
     if not name:
-        raise TeamError("A team needs a name.")
+        raise TeamError("A team needs a name.", field="name")
     base = slugify(name)[:50] or "team"
     slug, n = base, 1
     while Team.objects.filter(slug=slug).exists():
@@ -33,12 +39,14 @@ def member_invite(*, team: Team, username: str, role: str) -> Membership:
     User = get_user_model()
     username = username.strip()
     if role not in Role.values:
-        raise TeamError(f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.")
+        raise TeamError(
+            f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.", field="role"
+        )
     user = User.objects.filter(username=username).first()
     if user is None:
-        raise TeamError(f"No user is called {username!r}.")
+        raise TeamError(f"No user is called {username!r}.", field="username")
     if Membership.objects.filter(team=team, user=user).exists():
-        raise TeamError(f"{username} is already a member of {team.name}.")
+        raise TeamError(f"{username} is already a member of {team.name}.", field="username")
     return Membership.objects.create(team=team, user=user, role=role)
 
 
@@ -54,7 +62,9 @@ def _ensure_another_owner(membership: Membership) -> None:
 @transaction.atomic
 def member_set_role(*, membership: Membership, role: str) -> Membership:
     if role not in Role.values:
-        raise TeamError(f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.")
+        raise TeamError(
+            f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.", field="role"
+        )
     if role != Role.OWNER:
         _ensure_another_owner(membership)
     membership.role = role

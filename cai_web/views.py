@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from . import services
 from .forms import InviteForm, RoleForm, TeamForm
-from .models import Capability, Membership, Team
+from .models import Capability, Membership
 from .permissions import require_membership, teams_of
+from .web import HtmxHttpRequest, form_error, team_for
 
 
+@login_not_required
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"ok": True})
 
 
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: HtmxHttpRequest) -> HttpResponse:
     teams = list(teams_of(request.user).order_by("name"))
     if len(teams) == 1:
         return redirect("team_dashboard", slug=teams[0].slug)
@@ -28,7 +32,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def team_create(request: HttpRequest) -> HttpResponse:
+def team_create(request: HtmxHttpRequest) -> HttpResponse:
     form = TeamForm(request.POST)
     if form.is_valid():
         try:
@@ -40,20 +44,8 @@ def team_create(request: HttpRequest) -> HttpResponse:
     return redirect("home")
 
 
-def _team(
-    request: HttpRequest, slug: str, capability: str = Capability.VIEW
-) -> tuple[Team, Membership]:
-    team = Team.objects.filter(slug=slug).first()
-    if team is None:
-        from django.http import Http404
-
-        raise Http404("No such team.")
-    membership = require_membership(request.user, team, capability)
-    return team, membership
-
-
-def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
-    team, membership = _team(request, slug)
+def team_dashboard(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    team, membership = team_for(request, slug)
     from .dashboard import dashboard_panels
 
     return render(
@@ -64,8 +56,8 @@ def team_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def team_members(request: HttpRequest, slug: str) -> HttpResponse:
-    team, membership = _team(request, slug)
+def team_members(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    team, membership = team_for(request, slug)
     form = InviteForm()
     if request.method == "POST":
         require_membership(request.user, team, Capability.MANAGE_MEMBERS)
@@ -78,7 +70,7 @@ def team_members(request: HttpRequest, slug: str) -> HttpResponse:
                     role=form.cleaned_data["role"],
                 )
             except services.TeamError as exc:
-                form.add_error("username", str(exc))
+                form_error(form, exc)
             else:
                 messages.success(request, f"{form.cleaned_data['username']} joined {team.name}.")
                 return redirect("team_members", slug=team.slug)
@@ -97,8 +89,8 @@ def team_members(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_POST
-def member_update(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    team, _ = _team(request, slug, Capability.MANAGE_MEMBERS)
+def member_update(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+    team, _ = team_for(request, slug, Capability.MANAGE_MEMBERS)
     target = get_object_or_404(Membership, pk=pk, team=team)
     try:
         if request.POST.get("action") == "remove":

@@ -7,7 +7,8 @@
 * :func:`form_error` — a service's :class:`~cai_web.errors.DomainError` shown on the
   form field it names (or on the form when the field is not on it).
 * :class:`HtmxHttpRequest` — the request type views annotate with, so ``request.htmx``
-  type-checks.
+  type-checks and ``request.user`` is a signed-in ``User`` (``LoginRequiredMiddleware``
+  lets no anonymous request reach a view not marked ``@login_not_required``).
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from .permissions import require_membership
 
 if TYPE_CHECKING:
     from django import forms
+    from django.contrib.auth.models import User
     from django_htmx.middleware import HtmxDetails
 
     from .errors import DomainError
 
     class HtmxHttpRequest(HttpRequest):
         htmx: HtmxDetails
+        user: User
 
 else:
     HtmxHttpRequest = HttpRequest

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 DEMO_MODEL_DIRNAME = "smollm2-135m-instruct"
 
@@ -15,10 +16,10 @@ DEMO_MODEL_DIRNAME = "smollm2-135m-instruct"
 class Command(BaseCommand):
     help = "Convert the bundled demo GGUF into var/models/ (idempotent)."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--dest", default=str(Path(settings.MODELS_DIR) / DEMO_MODEL_DIRNAME))
 
-    def handle(self, *args, dest: str, **options) -> None:
+    def handle(self, *args: Any, dest: str, **options: Any) -> None:
         try:
             from training.engine.demo_model import ensure_demo_model
         except ImportError as exc:  # the ML extra is missing

@@ -5,8 +5,11 @@ Idempotent: running it again changes nothing that exists.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from cai_web.models import Membership, Role, Team
@@ -18,11 +21,11 @@ DEMO_TEAM = ("Demo Lab", "demo-lab")
 class Command(BaseCommand):
     help = "Create the demo team, users (owner, author, auditor, viewer) and demo constitution."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--password", default=DEMO_PASSWORD)
 
     @transaction.atomic
-    def handle(self, *args, password: str, **options) -> None:
+    def handle(self, *args: Any, password: str, **options: Any) -> None:
         from constitutions import services
         from constitutions.content import DEMO_CONSTITUTION
 
@@ -54,11 +57,11 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"demo team {team.name!r} ready"))
 
 
-def _extra_seeders():
+def _extra_seeders() -> list[Callable[..., None]]:
     """Seeders that later apps add (prompt sets, models, label sets)."""
     import importlib
 
-    hooks = []
+    hooks: list[Callable[..., None]] = []
     for name in ("training.demo", "labelling.demo"):
         try:
             module = importlib.import_module(name)
