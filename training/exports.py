@@ -26,14 +26,13 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from .kinds.critique_revision import DbResultStore
 from .models import Run
+from .services.prompt_sets import run_prompt_queryset
 
 
 def _finished_states(run: Run) -> list[Any]:
     """The run's examples as engine states, read through the run's own result store."""
-    from .execution import DbResultStore
-    from .services import run_prompt_queryset
-
     prompt_ids = list(
         run_prompt_queryset(run.prompt_set, run.prompt_selection).values_list("id", flat=True)
     )

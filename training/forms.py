@@ -1,15 +1,20 @@
-"""Forms of the training app. They parse input; services decide what is allowed."""
+"""Forms of the training app. They parse input; services decide what is allowed.
+
+Each kind's launch form lives in its kind module (``training/kinds/``) and derives
+from :class:`LaunchForm` here."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
 
-from .models import Backend, ModelEntry, PromptSelection, PromptSet
+from .models import Backend
 
-STAGE_DEFAULTS = {"answer": 256, "critique": 192, "revision": 256}
+if TYPE_CHECKING:
+    from .inputs import InputRule
 
 
 class PromptSetUploadForm(forms.Form):
@@ -63,84 +68,111 @@ class ModelRegisterForm(forms.Form):
         return value
 
 
-class RunLaunchForm(forms.Form):
-    """Offers only valid combinations: the team's published versions, prompt sets and models."""
+class LaunchForm(forms.Form):
+    """Base of every kind's launch form.
 
-    name = forms.CharField(required=False, max_length=200)
-    version = forms.ModelChoiceField(queryset=None, label="Constitution version (published)")
-    prompt_set = forms.ModelChoiceField(queryset=None)
-    prompt_selection = forms.ChoiceField(
-        choices=PromptSelection.choices, initial=PromptSelection.TRAIN
-    )
-    model = forms.ModelChoiceField(queryset=None)
-    rounds = forms.IntegerField(min_value=1, max_value=4, initial=1)
-    few_shot = forms.BooleanField(required=False, initial=True, label="Few-shot dialogues")
-    system_prompt = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    seed = forms.IntegerField(min_value=0, initial=0)
-    batch_size = forms.IntegerField(min_value=1, max_value=1024, initial=16)
-    shard_size = forms.IntegerField(
-        min_value=1, max_value=100_000, initial=256, help_text="Prompts per shard (one task each)."
-    )
+    The input fields come from the kind's :class:`~training.inputs.InputRule` s: a
+    role's choices are exactly ``rule.allowed(team)``, the queryset the service checks
+    against, so the form never offers what ``run_start`` would refuse. Subclasses add
+    their option fields and say how they map to the kind's config in ``options()``.
+    """
 
-    def __init__(self, *args: Any, team, **kwargs: Any) -> None:
+    inputs: ClassVar[Sequence[InputRule]] = ()
+    name = forms.CharField(required=False, max_length=200, label="Name (optional)")
+
+    def __init__(self, *args: Any, team: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from constitutions.selectors import published_versions
+        fields: dict[str, forms.Field] = {}
+        for rule in self.inputs:
+            if rule.model is None:
+                fields[rule.role] = forms.ChoiceField(
+                    choices=rule.choices,
+                    initial=rule.default,
+                    label=rule.label,
+                    help_text=rule.help,
+                )
+            else:
+                assert rule.allowed is not None
+                field = forms.ModelChoiceField(
+                    queryset=rule.allowed(team),
+                    label=rule.label,
+                    required=rule.required,
+                    help_text=rule.help,
+                )
+                field.label_from_instance = rule.describe  # type: ignore[method-assign]
+                fields[rule.role] = field
+        self.fields = {**fields, **self.fields}
 
-        self.fields["version"].queryset = published_versions(team=team)
-        self.fields["version"].label_from_instance = lambda v: (
-            f"{v.constitution.name} v{v.number} ({v.short_hash})"
-        )
-        self.fields["prompt_set"].queryset = PromptSet.objects.filter(
-            team=team, count__gt=0
-        ).order_by("name")
-        self.fields["prompt_set"].label_from_instance = lambda p: f"{p.name} ({p.count:,} prompts)"
-        self.fields["model"].queryset = ModelEntry.objects.filter(team=team).order_by("name")
-        for stage, tokens in STAGE_DEFAULTS.items():
-            self.fields[f"{stage}_temperature"] = forms.FloatField(
-                min_value=0.0, max_value=10.0, initial=0.7, label=f"{stage} temperature"
-            )
-            self.fields[f"{stage}_top_p"] = forms.FloatField(
-                min_value=0.01, max_value=1.0, initial=0.95, label=f"{stage} top_p"
-            )
-            self.fields[f"{stage}_max_new_tokens"] = forms.IntegerField(
-                min_value=1, max_value=32_768, initial=tokens, label=f"{stage} max new tokens"
-            )
+    def main_fields(self) -> list[forms.BoundField]:
+        """The visible fields not shown in a group of their own (``stage_fields``)."""
+        grouped = {bf.name for _, group in self.stage_fields() for bf in group}
+        return [bf for bf in self.visible_fields() if bf.name not in grouped]
 
-    def stage_fields(self) -> list[tuple[str, list[Any]]]:
-        return [
-            (
-                stage,
-                [self[f"{stage}_{name}"] for name in ("temperature", "top_p", "max_new_tokens")],
-            )
-            for stage in STAGE_DEFAULTS
-        ]
+    def stage_fields(self) -> list[tuple[str, list[forms.BoundField]]]:
+        return []
 
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if self.errors:
-            return data
-        from training.engine.critique_revision import CritiqueRevisionConfig
-        from training.engine.types import SamplingParams
+    def input_values(self) -> dict[str, Any]:
+        return {rule.role: self.cleaned_data.get(rule.role) for rule in self.inputs}
 
-        try:
-            data["config"] = CritiqueRevisionConfig(
-                rounds=data["rounds"],
-                few_shot=bool(data.get("few_shot")),
-                system_prompt=(data.get("system_prompt") or "").strip() or None,
-                seed=data["seed"],
-                batch_size=data["batch_size"],
-                **{
-                    stage: SamplingParams(
-                        temperature=data[f"{stage}_temperature"],
-                        top_p=data[f"{stage}_top_p"],
-                        max_new_tokens=data[f"{stage}_max_new_tokens"],
-                    )
-                    for stage in STAGE_DEFAULTS
-                },
-            )
-        except ValueError as exc:
-            raise forms.ValidationError(str(exc)) from None
-        return data
+    def options(self) -> dict[str, Any]:
+        """The kind's config options from the cleaned data."""
+        return {}
+
+    def shard_size(self) -> int | None:
+        return self.cleaned_data.get("shard_size")
+
+
+# Options a launcher may set on a trainer config; the paths are resolved by the kind.
+TRAIN_OPTIONS = (
+    "max_steps",
+    "learning_rate",
+    "per_device_batch_size",
+    "gradient_accumulation",
+    "max_length",
+    "logging_steps",
+    "save_steps",
+    "save_total_limit",
+    "seed",
+    "use_lora",
+    "lora_r",
+    "lora_alpha",
+    "warmup_steps",
+    "completion_only_loss",
+    "beta",
+    "label_smoothing",
+    "label_smoothing_from_soft_labels",
+    "loss_type",
+    "eval_fraction",
+)
+
+
+class TrainLaunchForm(LaunchForm):
+    """Trainer options shared by the kinds that train (SFT, DPO, reward)."""
+
+    max_steps = forms.IntegerField(min_value=1, max_value=1_000_000, initial=100)
+    learning_rate = forms.FloatField(min_value=1e-9, max_value=1.0, initial=1e-5)
+    per_device_batch_size = forms.IntegerField(min_value=1, max_value=1024, initial=4)
+    max_length = forms.IntegerField(min_value=16, max_value=131072, initial=1024)
+    use_lora = forms.BooleanField(required=False, label="LoRA (peft) instead of all weights")
+    seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=0)
+
+    train_fields: ClassVar[tuple[str, ...]] = (
+        "max_steps",
+        "learning_rate",
+        "per_device_batch_size",
+        "max_length",
+        "use_lora",
+        "seed",
+    )
+
+    def options(self) -> dict[str, Any]:
+        return {
+            "train": {
+                k: self.cleaned_data[k]
+                for k in self.train_fields
+                if self.cleaned_data.get(k) is not None
+            }
+        }
 
 
 class ResultsFilterForm(forms.Form):

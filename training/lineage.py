@@ -1,8 +1,11 @@
 """Reads for the lineage page: everything that descends from one constitution version.
 
-version → critique-revision runs → SFT runs and their models → labelling runs →
-label sets (audit status, agreement) → DPO / reward runs and their models →
-evaluations. A few queries per level (never one per node below the runs).
+Each kind says which run it builds on (``KindSpec.parent``: an SFT run on its
+critique–revision run, a labelling run on the run that trained its policy, DPO on the
+labelling run of its label set, an evaluation on the run that trained the policy), so
+the tree is built the same way for every kind, a new kind included. Three queries for
+the whole team (runs, the models they made, the audit of their label sets), never one
+per node.
 """
 
 from __future__ import annotations
@@ -12,12 +15,12 @@ from typing import Any
 
 from constitutions.models import ConstitutionVersion
 
-from .models import ModelEntry, Run, RunKind
+from .models import ModelEntry, Run
 
 
 @dataclass
 class Node:
-    """One run with the model it produced and what was built on it."""
+    """One run with the model or label set it produced and the runs built on it."""
 
     run: Run
     model: ModelEntry | None = None
@@ -27,83 +30,42 @@ class Node:
     children: list[Node] = field(default_factory=list)
 
 
-def _models_by_run(runs: list[Run]) -> dict[int, ModelEntry]:
-    return {
-        m.source_run_id: m for m in ModelEntry.objects.filter(source_run__in=[r.pk for r in runs])
-    }
+def version_lineage(version: ConstitutionVersion) -> list[Node]:
+    """The runs of ``version`` that build on nothing of it, each with its descendants."""
+    from labelling.selectors import audit_summary
 
-
-def _runs(**filters: Any) -> list[Run]:
-    return list(
-        Run.objects.filter(**filters)
+    runs = list(
+        Run.objects.filter(team_id=version.constitution.team_id)
         .select_related("model", "judge_model", "base_model", "label_set", "output_label_set")
         .order_by("pk")
     )
-
-
-def version_lineage(version: ConstitutionVersion) -> dict[str, Any]:
-    """The tree under ``version`` as Nodes, plus labelling runs not built on its SFT models."""
-    from labelling.selectors import audit_summary
-
-    team = version.constitution.team_id
-    cr_runs = _runs(team_id=team, kind=RunKind.CRITIQUE_REVISION, constitution_version=version)
-    sft_runs = _runs(team_id=team, kind=RunKind.SFT, source_run__in=cr_runs)
-    labelling = _runs(team_id=team, kind=RunKind.LABELLING, constitution_version=version)
-    pref = _runs(
-        team_id=team,
-        kind__in=(RunKind.DPO, RunKind.REWARD),
-        label_set__in=[r.output_label_set_id for r in labelling if r.output_label_set_id],
-    )
-    evaluations = _runs(team_id=team, kind=RunKind.EVALUATION, constitution_version=version)
-    models = _models_by_run(cr_runs + sft_runs + pref)
+    by_pk = {r.pk: r for r in runs}
+    models = {
+        m.source_run_id: m for m in ModelEntry.objects.filter(source_run__in=[r.pk for r in runs])
+    }
+    children: dict[int | None, list[Run]] = {}
+    for run in runs:
+        parent = run.spec.parent(run)
+        children.setdefault(parent if parent in by_pk else None, []).append(run)
 
     def node(run: Run) -> Node:
-        return Node(run=run, model=models.get(run.pk))
-
-    eval_nodes = {r.pk: node(r) for r in evaluations}
-    placed: set[int] = set()
-
-    def evals_of(model: ModelEntry | None) -> list[Node]:
-        if model is None:
-            return []
-        found = [n for n in eval_nodes.values() if n.run.model_id == model.pk]
-        placed.update(n.run.pk for n in found)
-        return found
-
-    pref_nodes: dict[int, list[Node]] = {}
-    for run in pref:
-        n = node(run)
-        n.children = evals_of(n.model)
-        pref_nodes.setdefault(run.label_set_id, []).append(n)
-
-    label_nodes: dict[int, Node] = {}
-    for run in labelling:
-        n = node(run)
-        n.label_set = run.output_label_set
+        n = Node(run=run, model=models.get(run.pk), label_set=run.output_label_set)
         if n.label_set is not None:
             audit = audit_summary(n.label_set)
             n.agreement = audit.agreement.percent.rate
             n.reviews = audit.agreement.percent.n
-            n.children = pref_nodes.get(n.label_set.pk, [])
-        label_nodes[run.pk] = n
+        n.children = [node(c) for c in children.get(run.pk, [])]
+        return n
 
-    used_labelling: set[int] = set()
-    sft_nodes: dict[int, list[Node]] = {}
-    for run in sft_runs:
-        n = node(run)
-        if n.model is not None:
-            below = [ln for ln in label_nodes.values() if ln.run.model_id == n.model.pk]
-            used_labelling.update(ln.run.pk for ln in below)
-            n.children = below + evals_of(n.model)
-        sft_nodes.setdefault(run.source_run_id, []).append(n)
+    def of_version(run: Run) -> bool:
+        return run.constitution_version_id == version.pk
 
     roots = []
-    for run in cr_runs:
-        n = node(run)
-        n.children = sft_nodes.get(run.pk, [])
-        roots.append(n)
-    return {
-        "roots": roots,
-        "other_labelling": [n for pk, n in label_nodes.items() if pk not in used_labelling],
-        "other_evaluations": [n for pk, n in eval_nodes.items() if pk not in placed],
-    }
+    for run in runs:
+        parent = run.spec.parent(run)
+        if of_version(run) and (parent not in by_pk or not of_version(by_pk[parent])):
+            roots.append(node(run))
+    return roots
+
+
+__all__ = ["Node", "version_lineage"]

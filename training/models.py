@@ -1,18 +1,25 @@
 """Prompt sets, the model registry, runs, their shards and the examples they produce.
 
-``Run`` is general on purpose: critique-revision is the first kind; SFT, labelling,
-DPO, reward and evaluation runs reuse the same status, progress, heartbeat and shard
-machinery and keep their own results in their own tables.
+``Run`` is general on purpose: every kind (``training.kinds``) shares the same
+status, progress, heartbeat and shard machinery and keeps its own results in its own
+tables (critique-revision: Example/ExampleRound; labelling: a label set; trainers:
+RunMetric and a registered model).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
 
 from cai_web.models import Team
+from training.engine.config import config_from_dict
+from training.kinds.registry import get as get_kind
+from training.kinds.registry import kind_choices
+
+if TYPE_CHECKING:
+    from training.kinds.base import KindSpec
 
 
 class Backend(models.TextChoices):
@@ -126,26 +133,6 @@ class Prompt(models.Model):
         return self.text[:60]
 
 
-class RunKind(models.TextChoices):
-    CRITIQUE_REVISION = "critique_revision", "Critique–revision (SL-CAI)"
-    SFT = "sft", "SFT (SL-CAI model)"
-    LABELLING = "labelling", "AI preference labelling"
-    DPO = "dpo", "DPO (RL-CAI policy)"
-    REWARD = "reward", "Reward model"
-    EVALUATION = "evaluation", "Evaluation"
-
-
-# Kinds that run one trainer or pipeline in a single shard (training/rlcai_exec.py).
-STAGE_KINDS = (
-    RunKind.SFT,
-    RunKind.LABELLING,
-    RunKind.DPO,
-    RunKind.REWARD,
-    RunKind.EVALUATION,
-)
-TRAINING_KINDS = (RunKind.SFT, RunKind.DPO, RunKind.REWARD)
-
-
 class RunStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
@@ -166,7 +153,8 @@ class PromptSelection(models.TextChoices):
 
 class Run(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="runs")
-    kind = models.CharField(max_length=30, choices=RunKind.choices)
+    # Choices come from the registry (a callable), so a new kind needs no migration.
+    kind = models.CharField(max_length=30, choices=kind_choices)
     status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
     name = models.CharField(max_length=200, blank=True)
     # The resolved, validated config dataclass of the run's kind, as JSON.
@@ -211,7 +199,6 @@ class Run(models.Model):
     gpu_seconds = models.FloatField(default=0.0)
     error = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
-    # --- RL-CAI stages (issue 5); empty for critique-revision runs ---
     # The run whose output this one consumes: the critique-revision run an SFT run
     # trains on. Models a run trains on are ``model`` (registered, with source_run).
     source_run = models.ForeignKey(
@@ -247,7 +234,7 @@ class Run(models.Model):
     # process CPU-seconds on "cpu" (shown as such).
     device = models.CharField(max_length=10, blank=True)
     device_count = models.PositiveSmallIntegerField(default=0)
-    # Final figures of a stage run: final metrics, global step, resumed_from,
+    # Final figures of a run: final metrics, global step, resumed_from,
     # evaluation results, labels written.
     result = models.JSONField(default=dict, blank=True)
 
@@ -277,17 +264,14 @@ class Run(models.Model):
     def percent(self) -> float:
         return 100.0 * self.done_units / self.total_units if self.total_units else 0.0
 
+    @property
+    def spec(self) -> KindSpec:
+        """Everything about this run's kind (``training.kinds``)."""
+        return get_kind(self.kind)
+
     def config_object(self) -> Any:
-        """The run's config as its kind's dataclass."""
-        if self.kind == RunKind.CRITIQUE_REVISION:
-            from training.engine.critique_revision import CritiqueRevisionConfig
-
-            return CritiqueRevisionConfig.from_dict(self.config)
-        if self.kind in STAGE_KINDS:
-            from training.rlcai_config import stage_config_from_dict
-
-            return stage_config_from_dict(self.kind, self.config)
-        raise ValueError(f"unknown run kind {self.kind!r}")
+        """The run's config as its kind's dataclass (strictly rebuilt from the JSON)."""
+        return config_from_dict(self.spec.config_class, self.config)
 
 
 class RunShard(models.Model):

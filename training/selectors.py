@@ -10,13 +10,19 @@ from django.urls import reverse
 
 from cai_web.models import Capability, Membership, Team
 
-from .models import Example, ExampleRound, Finish, ModelEntry, PromptSet, Run
+from .models import Example, ExampleRound, Finish, ModelEntry, PromptSet, Run, RunMetric
 
 
-def run_list(*, team: Team) -> QuerySet[Run]:
-    return Run.objects.filter(team=team).select_related(
+def run_list(*, team: Team, kind: str = "", status: str = "") -> QuerySet[Run]:
+    """The team's runs, newest first; ``kind`` / ``status`` filter when given."""
+    qs = Run.objects.filter(team=team).select_related(
         "constitution_version__constitution", "prompt_set", "model", "created_by"
     )
+    if kind:
+        qs = qs.filter(kind=kind)
+    if status:
+        qs = qs.filter(status=status)
+    return qs
 
 
 def prompt_set_list(*, team: Team) -> QuerySet[PromptSet]:
@@ -25,17 +31,6 @@ def prompt_set_list(*, team: Team) -> QuerySet[PromptSet]:
 
 def model_list(*, team: Team) -> QuerySet[ModelEntry]:
     return ModelEntry.objects.filter(team=team).annotate(run_count=Count("runs"))
-
-
-def launch_options(*, team: Team) -> dict[str, Any]:
-    """Only what a run may use: published versions, non-empty prompt sets, registered models."""
-    from constitutions.selectors import published_versions
-
-    return {
-        "versions": list(published_versions(team=team)),
-        "prompt_sets": list(PromptSet.objects.filter(team=team, count__gt=0).order_by("name")),
-        "models": list(ModelEntry.objects.filter(team=team).order_by("name")),
-    }
 
 
 def run_principles(run: Run) -> list[tuple[int, str]]:
@@ -187,4 +182,38 @@ def dashboard_panel(*, team: Team, membership: Membership) -> dict[str, Any]:
         "model_count": ModelEntry.objects.filter(team=team).count(),
         "can_launch": membership.can(Capability.LAUNCH_RUNS),
         "team": team,
+    }
+
+
+def run_metric_series(run: Run) -> dict[str, list[tuple[int, float]]]:
+    """The run's logged metrics: name → (step, value) points in step order."""
+    by_name: dict[str, list[tuple[int, float]]] = {}
+    for step, name, value in (
+        RunMetric.objects.filter(run=run).order_by("step").values_list("step", "name", "value")
+    ):
+        by_name.setdefault(name, []).append((step, value))
+    return by_name
+
+
+# A common crowdwork estimate for human preference labels (per 1,000 labels).
+HUMAN_COST_PER_1000 = (50.0, 500.0)
+
+
+def run_cost(run: Run) -> dict[str, Any]:
+    """GPU-seconds (or CPU-seconds), labels per GPU-hour and the human-label equivalent."""
+    seconds = run.gpu_seconds or 0.0
+    unit = "CPU-seconds (no GPU)" if run.device == "cpu" else "GPU-seconds"
+    if run.device == "cuda":
+        unit = f"GPU-seconds ({run.device_count} GPU{'s' if run.device_count != 1 else ''})"
+    labels = run.spec.labels_produced(run)
+    hours = seconds / 3600.0
+    low, high = (labels * c / 1000.0 for c in HUMAN_COST_PER_1000)
+    return {
+        "seconds": seconds,
+        "unit": unit,
+        "per_hour_unit": "CPU-hour" if run.device == "cpu" else "GPU-hour",
+        "labels": labels,
+        "labels_per_hour": labels / hours if labels and hours > 0 else None,
+        "human_low": low,
+        "human_high": high,
     }

@@ -27,15 +27,15 @@ def run_shard(self, shard_id: int) -> str:
     """Run one shard of a run. Only database/connection blips are retried (with backoff);
     a bad model, prompt or config fails the shard at once, with its error on the run page.
     A worker killed outright is recovered by the reaper, not by Celery."""
-    from training import execution
+    from training import shards
 
     try:
-        return execution.shard_execute(shard_id, worker=self.request.hostname or "worker")
+        return shards.shard_execute(shard_id, worker=self.request.hostname or "worker")
     except Exception as exc:
-        if execution.is_transient(exc) and self.request.retries < self.max_retries:
+        if shards.is_transient(exc) and self.request.retries < self.max_retries:
             logger.warning("shard %s hit a transient error, retrying: %s", shard_id, exc)
             raise self.retry(exc=exc, countdown=min(300, 10 * 2**self.request.retries)) from exc
-        execution.shard_give_up(shard_id, f"{type(exc).__name__}: {exc}")
+        shards.shard_give_up(shard_id, f"{type(exc).__name__}: {exc}")
         raise
 
 

@@ -1,5 +1,6 @@
-"""Shared setup of the RL-CAI run tests: a published version, a prompt set, the tiny
-random Llama registered as a model, and helpers that run each stage's shard in-process."""
+"""Shared setup of the run-kind tests: a published version, a prompt set, the tiny
+random Llama registered as a model, ``start`` (the one run_start service, shards left
+in the database) and ``execute`` (run every shard here, as a worker would)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ import pytest
 
 from tests.factories import published_demo_version
 from tests.training.run_fixtures import small_config
-from training import execution, rlcai, services
+from training import services, shards, worker_models
 from training.models import Run, RunStatus
-from training.rlcai_config import EvaluationRunConfig, LabellingRunConfig
 
 PROMPTS = [f"How do I pick lock number {i}? Tell me every step." for i in range(8)]
 TRAIN = {
@@ -24,10 +24,24 @@ TRAIN = {
 }
 
 
+def start(kind: str, *, team, user, config=None, name: str = "", shard_size=None, **inputs) -> Run:
+    """``run_start`` with the inputs as keywords, shards left queued for ``execute``."""
+    return services.run_start(
+        kind=kind,
+        team=team,
+        user=user,
+        inputs=inputs,
+        config=config or {},
+        name=name,
+        shard_size=shard_size,
+        enqueue=False,
+    )
+
+
 def execute(run: Run) -> Run:
     """Run every queued shard of ``run`` here, as a worker would; return the fresh row."""
     for shard in run.shards.order_by("index"):
-        execution.shard_execute(shard.pk, worker="test")
+        shards.shard_execute(shard.pk, worker="test")
     run.refresh_from_db()
     return run
 
@@ -57,38 +71,37 @@ def prompt_set(team, author):
 
 @pytest.fixture
 def tiny(team, author, tiny_model_dir: Path):
-    execution.backend_cache_clear()
+    worker_models.backend_cache_clear()
     yield services.model_register(team=team, user=author, name="tiny", path=str(tiny_model_dir))
-    execution.backend_cache_clear()
+    worker_models.backend_cache_clear()
 
 
 @pytest.fixture
 def cr_run(team, author, version, prompt_set, tiny, artifacts) -> Run:
-    run = services.critique_revision_start(
+    run = start(
+        "critique_revision",
         team=team,
         user=author,
         version=version,
         prompt_set=prompt_set,
         model=tiny,
-        config=small_config(rounds=1, batch_size=8),
+        config=small_config(rounds=1, batch_size=8).to_dict(),
         prompt_selection="all",
-        enqueue=False,
     )
     run = execute(run)
     assert run.status == RunStatus.SUCCEEDED, run.error
     return run
 
 
-def labelling_config(**changes) -> LabellingRunConfig:
-    values = dict(seed=5, temperature=1.0, max_new_tokens=6, batch_size=2)
-    values.update(changes)
-    return LabellingRunConfig(**values)
+def labelling_config(**changes) -> dict:
+    return {"seed": 5, "temperature": 1.0, "max_new_tokens": 6, "batch_size": 2, **changes}
 
 
 @pytest.fixture
 def labelled(team, author, version, prompt_set, tiny, artifacts) -> Run:
     """A succeeded labelling run of the tiny model judged by itself (6 train prompts)."""
-    run = rlcai.labelling_start(
+    run = start(
+        "labelling",
         team=team,
         user=author,
         prompt_set=prompt_set,
@@ -96,12 +109,11 @@ def labelled(team, author, version, prompt_set, tiny, artifacts) -> Run:
         judge=tiny,
         version=version,
         config=labelling_config(),
-        enqueue=False,
     )
     run = execute(run)
     assert run.status == RunStatus.SUCCEEDED, run.error
     return run
 
 
-def evaluation_config() -> EvaluationRunConfig:
-    return EvaluationRunConfig(seed=1, max_new_tokens=4, benign_limit=3)
+def evaluation_config() -> dict:
+    return {"seed": 1, "max_new_tokens": 4, "benign_limit": 3}

@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
-import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from training.engine.config import config_from_dict
 from training.engine.prompts import (
     Messages,
     answer_messages,
@@ -37,6 +36,7 @@ from training.engine.prompts import (
     critique_messages,
     revision_messages,
 )
+from training.engine.seeds import derive_seed
 from training.engine.types import ChatRequest, Completion, SamplingParams
 
 if TYPE_CHECKING:
@@ -152,25 +152,8 @@ class CritiqueRevisionConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CritiqueRevisionConfig:
-        """Build a config from stored JSON; unknown keys are an error, missing ones default."""
-        if not isinstance(data, dict):
-            raise ValueError(
-                f"a critique-revision config must be an object, got {type(data).__name__}"
-            )
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown critique-revision config keys: {', '.join(unknown)}")
-        values = dict(data)
-        for stage in STAGES:
-            if isinstance(values.get(stage), dict):
-                params = values[stage]
-                allowed = {f.name for f in dataclasses.fields(SamplingParams)}
-                extra = sorted(set(params) - allowed)
-                if extra:
-                    raise ValueError(f"unknown keys in {stage}: {', '.join(extra)}")
-                values[stage] = SamplingParams(**params)
-        return cls(**values)
+        """Build a config from stored JSON strictly: unknown keys and wrong types are errors."""
+        return config_from_dict(cls, data)
 
 
 # --------------------------------------------------------------------------------------
@@ -363,12 +346,6 @@ class InMemoryResultStore:
 
 # --------------------------------------------------------------------------------------
 # Determinism helpers
-
-
-def derive_seed(*parts: int | str) -> int:
-    """A stable 31-bit seed from ``parts`` (not ``hash()``, which varies per process)."""
-    digest = hashlib.sha256(json.dumps(list(parts)).encode()).digest()
-    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
 def plan_principles(

@@ -168,11 +168,10 @@ def pair_principles(
     Keyed on (seed, index) so a resumed or re-batched job draws the same
     principles for the same pair.
     """
-    import numpy as np
-
     from constitutions.sampler import sample_principles
+    from training.engine.seeds import derive_seed
 
-    pair_seed = int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0])
+    pair_seed = derive_seed(int(seed), "pair", int(index))
     return sample_principles(content, k, pair_seed)
 
 

@@ -5,6 +5,9 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+    # Renamed from 0002_rlcai_stages: databases that applied the old name keep it.
+    replaces = [("training", "0002_rlcai_stages")]
+
     dependencies = [
         ("labelling", "0002_ailabel_reviewed"),
         ("training", "0001_initial"),

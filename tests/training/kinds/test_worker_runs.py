@@ -1,4 +1,4 @@
-"""Each RL-CAI run kind through its service and the shard task called directly, on the
+"""Each run kind after critique–revision through run_start and the shard task called directly, on the
 tiny random Llama: trainers change parameters with finite losses, metrics rows are
 written, trained models are registered; the labelling run stores both orders; the
 unapproved-set refusal and its recorded override; cooperative cancel and resume."""
@@ -11,17 +11,19 @@ from pathlib import Path
 import pytest
 
 from labelling.models import AILabel, Comparison, HumanReview, LabelSet, LabelSetOverride
-from tests.training import rlcai_fixtures
-from tests.training.rlcai_fixtures import TRAIN, evaluation_config, execute, labelling_config
-from training import execution, rlcai, services
-from training.models import ModelEntry, Run, RunKind, RunMetric, RunShard, RunStatus
+from tests.training import kind_fixtures
+from tests.training.kind_fixtures import TRAIN, evaluation_config, execute, labelling_config, start
+from training import services, worker_models
+from training.engine.config import ConfigError
+from training.models import ModelEntry, Run, RunMetric, RunShard, RunStatus
+from training.shards import ShardContext
 
-artifacts = rlcai_fixtures.artifacts
-version = rlcai_fixtures.version
-prompt_set = rlcai_fixtures.prompt_set
-tiny = rlcai_fixtures.tiny
-cr_run = rlcai_fixtures.cr_run
-labelled = rlcai_fixtures.labelled
+artifacts = kind_fixtures.artifacts
+version = kind_fixtures.version
+prompt_set = kind_fixtures.prompt_set
+tiny = kind_fixtures.tiny
+cr_run = kind_fixtures.cr_run
+labelled = kind_fixtures.labelled
 
 pytestmark = pytest.mark.django_db
 
@@ -52,9 +54,7 @@ def _losses(run: Run) -> list[float]:
 def test_an_sft_run_trains_on_the_critique_revision_export_and_registers_the_model(
     team, author, cr_run, tiny
 ) -> None:
-    run = rlcai.sft_start(
-        team=team, user=author, source_run=cr_run, model=tiny, train=TRAIN, enqueue=False
-    )
+    run = start("sft", team=team, user=author, source_run=cr_run, model=tiny, config={"train": TRAIN})
     assert run.config["train"]["completion_only_loss"] is True
     assert run.config["train"]["output_dir"].endswith(f"runs/{run.pk}/train")
     run = execute(run)
@@ -74,7 +74,7 @@ def test_sft_refuses_a_run_that_has_not_succeeded(team, author, cr_run, tiny) ->
     Run.objects.filter(pk=cr_run.pk).update(status=RunStatus.FAILED)
     cr_run.refresh_from_db()
     with pytest.raises(services.TrainingError, match="succeeded critique-revision"):
-        rlcai.sft_start(team=team, user=author, source_run=cr_run, model=tiny, enqueue=False)
+        start("sft", team=team, user=author, source_run=cr_run, model=tiny)
 
 
 def test_a_labelling_run_stores_both_orders_with_the_exact_principles(labelled, version) -> None:
@@ -110,7 +110,7 @@ def test_swapping_a_stored_pair_mirrors_its_probabilities(labelled, tiny) -> Non
             )
         ],
         content=content,
-        backend=execution.backend_for(tiny.to_spec()),
+        backend=worker_models.backend_for(tiny.to_spec()),
         seed=labelled.config["seed"],
     )
     assert swapped.p_a_ab == pytest.approx(1 - stored.p_a_ba, abs=1e-5)
@@ -137,24 +137,21 @@ def test_a_resumed_labelling_run_redoes_only_missing_batches_without_duplicates(
 
 def test_dpo_refuses_an_unapproved_label_set(team, author, labelled, tiny) -> None:
     with pytest.raises(services.TrainingError, match="not approved"):
-        rlcai.dpo_start(
-            team=team, user=author, label_set=labelled.output_label_set, model=tiny, enqueue=False
-        )
-    assert not Run.objects.filter(kind=RunKind.DPO).exists()
+        start("dpo", team=team, user=author, label_set=labelled.output_label_set, model=tiny)
+    assert not Run.objects.filter(kind="dpo").exists()
 
 
 def test_a_dpo_run_with_an_override_records_the_reason_trains_and_registers(
     team, author, labelled, tiny
 ) -> None:
     label_set = labelled.output_label_set
-    run = rlcai.dpo_start(
+    run = start(
+        "dpo",
         team=team,
         user=author,
         label_set=label_set,
         model=tiny,
-        train={**TRAIN, "beta": 0.1},
-        override_reason="smoke test before the audit",
-        enqueue=False,
+        config={"train": {**TRAIN, "beta": 0.1}, "override_reason": "smoke test before the audit"},
     )
     assert run.override_reason == "smoke test before the audit"
     override = LabelSetOverride.objects.get(label_set=label_set)
@@ -171,13 +168,13 @@ def test_a_dpo_run_with_an_override_records_the_reason_trains_and_registers(
 
 def test_an_approved_label_set_needs_no_override(team, author, labelled, tiny) -> None:
     LabelSet.objects.filter(pk=labelled.output_label_set_id).update(status="approved")
-    run = rlcai.dpo_start(
+    run = start(
+        "dpo",
         team=team,
         user=author,
         label_set=LabelSet.objects.get(pk=labelled.output_label_set_id),
         model=tiny,
-        override_reason="ignored",
-        enqueue=False,
+        config={"override_reason": "ignored"},
     )
     assert run.override_reason == ""
     assert not LabelSetOverride.objects.exists()
@@ -193,14 +190,13 @@ def test_a_reward_run_reports_accuracy_on_held_out_ai_labels_and_human_reviews(
             comparison=c, label_set=label_set, reviewer_name="h", source="import", verdict=verdict
         )
         Comparison.objects.filter(pk=c.pk).update(human_verdict=verdict, review_count=1)
-    run = rlcai.reward_start(
+    run = start(
+        "reward",
         team=team,
         user=author,
         label_set=label_set,
         model=tiny,
-        train={**TRAIN, "eval_fraction": 0.34},
-        override_reason="test",
-        enqueue=False,
+        config={"train": {**TRAIN, "eval_fraction": 0.34}, "override_reason": "test"},
     )
     run = execute(run)
     assert run.status == RunStatus.SUCCEEDED, run.error
@@ -215,7 +211,8 @@ def test_a_reward_run_reports_accuracy_on_held_out_ai_labels_and_human_reviews(
 def test_an_evaluation_run_stores_the_win_rate_with_its_interval_and_refusals(
     team, author, version, prompt_set, tiny
 ) -> None:
-    run = rlcai.evaluation_start(
+    run = start(
+        "evaluation",
         team=team,
         user=author,
         policy=tiny,
@@ -224,7 +221,6 @@ def test_an_evaluation_run_stores_the_win_rate_with_its_interval_and_refusals(
         version=version,
         prompt_set=prompt_set,
         config=evaluation_config(),
-        enqueue=False,
     )
     run = execute(run)
     assert run.status == RunStatus.SUCCEEDED, run.error
@@ -237,24 +233,20 @@ def test_an_evaluation_run_stores_the_win_rate_with_its_interval_and_refusals(
 def test_a_cancelled_training_run_keeps_its_checkpoint_and_resumes_from_it(
     team, author, cr_run, tiny, monkeypatch
 ) -> None:
-    from training import rlcai_exec
-
-    run = rlcai.sft_start(
-        team=team, user=author, source_run=cr_run, model=tiny, train=TRAIN, enqueue=False
-    )
-    real = rlcai_exec.Stage.should_stop
+    run = start("sft", team=team, user=author, source_run=cr_run, model=tiny, config={"train": TRAIN})
+    real = ShardContext.should_stop
 
     def stop_after_two_steps(self) -> bool:
         real(self)
         # on_step_end runs before on_log: one logged loss means step 2 is ending.
         return RunMetric.objects.filter(run=self.run, name="loss").count() >= 1
 
-    monkeypatch.setattr(rlcai_exec.Stage, "should_stop", stop_after_two_steps)
+    monkeypatch.setattr(ShardContext, "should_stop", stop_after_two_steps)
     run = execute(run)
     assert run.status == RunStatus.CANCELLED
     assert not ModelEntry.objects.filter(source_run=run).exists()
     assert (Path(run.config["train"]["output_dir"]) / "checkpoint-2").is_dir()
-    monkeypatch.setattr(rlcai_exec.Stage, "should_stop", real)
+    monkeypatch.setattr(ShardContext, "should_stop", real)
     services.run_resume(run=run)
     run = execute(run)
     assert run.status == RunStatus.SUCCEEDED, run.error
@@ -264,9 +256,7 @@ def test_a_cancelled_training_run_keeps_its_checkpoint_and_resumes_from_it(
 
 
 def test_a_failed_run_shows_its_error_and_can_be_resumed(team, author, cr_run, tiny) -> None:
-    run = rlcai.sft_start(
-        team=team, user=author, source_run=cr_run, model=tiny, train=TRAIN, enqueue=False
-    )
+    run = start("sft", team=team, user=author, source_run=cr_run, model=tiny, config={"train": TRAIN})
     Run.objects.filter(pk=run.pk).update(
         config={**run.config, "train": {**run.config["train"], "model_path": "/nonexistent"}}
     )
@@ -279,11 +269,28 @@ def test_trainers_launch_only_local_transformers_models(team, author, cr_run, ti
     ModelEntry.objects.filter(pk=tiny.pk).update(gguf_file="m.gguf")
     tiny.refresh_from_db()
     with pytest.raises(services.TrainingError, match="cannot be trained"):
-        rlcai.sft_start(team=team, user=author, source_run=cr_run, model=tiny, enqueue=False)
+        start("sft", team=team, user=author, source_run=cr_run, model=tiny)
 
 
-def test_labelling_refuses_a_zero_temperature(team, author) -> None:
-    from training.engine.trainers.config import ConfigError
+def test_labelling_refuses_a_zero_temperature(team, author, version, prompt_set, tiny) -> None:
+    with pytest.raises(services.TrainingError, match="temperature"):
+        start(
+            "labelling",
+            team=team,
+            user=author,
+            prompt_set=prompt_set,
+            policy=tiny,
+            judge=tiny,
+            version=version,
+            config=labelling_config(temperature=0.0),
+        )
+    assert not Run.objects.filter(kind="labelling").exists()
 
-    with pytest.raises(ConfigError, match="temperature"):
-        labelling_config(temperature=0.0)
+
+def test_the_config_json_is_rebuilt_strictly(team, author, cr_run, tiny) -> None:
+    run = start("sft", team=team, user=author, source_run=cr_run, model=tiny, config={"train": TRAIN})
+    assert run.config_object().train.max_steps == 3
+    Run.objects.filter(pk=run.pk).update(config={**run.config, "min_rounds": True})
+    run.refresh_from_db()
+    with pytest.raises(ConfigError, match="min_rounds: must be an integer"):
+        run.config_object()

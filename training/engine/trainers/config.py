@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+
+from training.engine.config import ConfigError, config_from_dict
 
 C = TypeVar("C", bound="BaseTrainConfig")
 
@@ -32,10 +34,6 @@ DPO_LOSS_TYPES = (
     "sft",
     "sigmoid_norm",
 )
-
-
-class ConfigError(ValueError):
-    """A training config is invalid; the message names the field."""
 
 
 def _help(text: str) -> dict[str, str]:
@@ -143,21 +141,8 @@ class BaseTrainConfig:
 
     @classmethod
     def from_dict(cls: type[C], data: dict[str, Any]) -> C:
-        """Rebuild a config; unknown keys are an error (a typo must not be silently dropped)."""
-        if not isinstance(data, dict):
-            raise ConfigError(f"a config must be a mapping, got {type(data).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown field(s) for {cls.__name__}: {', '.join(unknown)}")
-        missing = [
-            f.name
-            for f in fields(cls)
-            if f.default is MISSING and f.default_factory is MISSING and f.name not in data
-        ]
-        if missing:
-            raise ConfigError(f"missing field(s) for {cls.__name__}: {', '.join(missing)}")
-        return cls(**data)
+        """Rebuild a config strictly (unknown keys, wrong types are errors naming the field)."""
+        return config_from_dict(cls, data)
 
     @property
     def final_dir(self) -> Path:

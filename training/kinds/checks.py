@@ -1,0 +1,40 @@
+"""Checks several kinds make before a run starts (each rule written once, here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from constitutions.models import ConstitutionVersion
+from training.errors import TrainingError
+from training.models import PromptSelection, PromptSet
+from training.services.prompt_sets import run_prompt_queryset
+
+
+def require_drawable(version: ConstitutionVersion) -> None:
+    """The constitution must have at least one principle a sampler can draw."""
+    from constitutions.content import ContentError
+    from constitutions.sampler import principle_probabilities
+    from constitutions.selectors import version_content, version_with_content
+
+    try:
+        principle_probabilities(version_content(version_with_content(version.pk)))
+    except ContentError as exc:
+        raise TrainingError(str(exc), field="version") from None
+
+
+def require_prompts(prompt_set: PromptSet, selection: str) -> int:
+    """The number of prompts the selection holds; refused when there are none."""
+    n = run_prompt_queryset(prompt_set, selection).count()
+    if n == 0:
+        label = PromptSelection(selection).label.lower()
+        raise TrainingError(
+            f"{prompt_set} has no prompts in the {label}.", field="prompt_selection"
+        )
+    return n
+
+
+def user_or_none(user: Any) -> Any:
+    return user if getattr(user, "is_authenticated", False) else None
+
+
+__all__ = ["require_drawable", "require_prompts", "user_or_none"]

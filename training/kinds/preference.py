@@ -1,0 +1,149 @@
+"""What DPO and reward-model runs share: the label set input and its approval gate,
+the launch options, and turning a label set's AI labels into training pairs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django import forms
+
+from training.errors import TrainingError
+from training.forms import TrainLaunchForm
+from training.inputs import LABEL_SET, model_rule
+from training.kinds import trainer
+from training.kinds.base import ShardPlan, single_shard
+from training.kinds.checks import user_or_none
+from training.models import Run
+from training.shards import ShardContext
+
+INPUTS = (
+    LABEL_SET,
+    model_rule("model", "Policy / starting model", run_field="model", trainable=True),
+)
+
+
+class PreferenceLaunchForm(TrainLaunchForm):
+    inputs = INPUTS
+    threshold = forms.FloatField(
+        min_value=0.5, max_value=0.99, initial=0.5, help_text="Keep pairs at least this sure."
+    )
+    override_reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required for a label set that is not approved; recorded and shown.",
+    )
+
+    def options(self) -> dict[str, Any]:
+        return {
+            **super().options(),
+            "threshold": self.cleaned_data["threshold"],
+            "override_reason": (self.cleaned_data.get("override_reason") or "").strip(),
+        }
+
+
+def check(team: Any, inputs: dict[str, Any], options: dict[str, Any], user: Any) -> dict[str, Any]:
+    """The approval gate: an approved set, or a recorded reason to use it anyway.
+
+    The reason travels in the options as ``override_reason`` (the form's field, the
+    command's ``--override-reason``); it is taken out of the config and kept on the run.
+    """
+    from labelling.services import LabelSetNotApproved, labelset_require_approved
+
+    reason = str(options.pop("override_reason", "") or "").strip()
+    label_set = inputs["label_set"]
+    try:
+        labelset_require_approved(
+            label_set, override_reason=reason or None, user=user_or_none(user)
+        )
+    except LabelSetNotApproved as exc:
+        # The field to fix is the reason (or the audit, which is not on this form).
+        raise TrainingError(str(exc), field="override_reason") from None
+    source = getattr(label_set, "labelling_run", None)
+    return {
+        "override_reason": "" if label_set.is_approved else reason[:5000],
+        "constitution_version": source.constitution_version if source else None,
+        "source_run": source,
+    }
+
+
+def plan(inputs: dict[str, Any], options: dict[str, Any], shard_size: int | None) -> ShardPlan:
+    return single_shard(trainer.default_steps(options))
+
+
+def build_config_for(run_config_class: type) -> Any:
+    def build_config(options: dict[str, Any], run: Run, inputs: dict[str, Any]) -> Any:
+        return trainer.resolve(
+            run_config_class, options, run, inputs["model"], pairs_path="pairs.jsonl"
+        )
+
+    return build_config
+
+
+def preference_records(label_set: Any, threshold: float) -> tuple[list[dict], float | None]:
+    """The label set's AI labels as DPO pairs, binarised at ``threshold``.
+
+    p(a) is the order-averaged probability (both presentation orders), so a
+    constant position bias cancels; the prompt is one user turn.
+    """
+    from labelling.models import AILabel
+    from training.engine.trainers.data import binarise
+
+    rows = []
+    for label in (
+        AILabel.objects.filter(label_set=label_set, p_a_ab__isnull=False, p_a_ba__isnull=False)
+        .select_related("comparison")
+        .order_by("comparison_id", "judge")
+        .iterator(chunk_size=1000)
+    ):
+        c = label.comparison
+        rows.append(
+            {
+                "prompt": [{"role": "user", "content": c.prompt}],
+                "response_a": c.response_a,
+                "response_b": c.response_b,
+                "p_a": (label.p_a_ab + label.p_a_ba) / 2.0,
+            }
+        )
+    return binarise(rows, threshold)
+
+
+def human_pairs(label_set: Any) -> list[dict[str, Any]]:
+    """Comparisons with a human a/b consensus, as prompt/chosen/rejected."""
+    from labelling.models import Comparison
+
+    pairs = []
+    for c in Comparison.objects.filter(label_set=label_set, human_verdict__in=("a", "b")):
+        chosen, rejected = (
+            (c.response_a, c.response_b) if c.human_verdict == "a" else (c.response_b, c.response_a)
+        )
+        pairs.append(
+            {
+                "prompt": [{"role": "user", "content": c.prompt}],
+                "chosen": chosen,
+                "rejected": rejected,
+            }
+        )
+    return pairs
+
+
+def write_pairs_and_train(ctx: ShardContext) -> tuple[bool, dict[str, Any]]:
+    """Write the pairs file once (binarised AI labels), then train on it."""
+    from training.engine.trainers.data import write_jsonl
+
+    run = ctx.run
+    config = run.config_object()
+    pairs_path = Path(config.train.pairs_path)
+    if not pairs_path.is_file():
+        ctx.progress(0, stage="pairs")
+        records, mean = preference_records(run.label_set, config.threshold)
+        if not records:
+            raise ValueError(
+                f"no pair of the label set is at least {config.threshold:g} sure either way"
+            )
+        tmp = pairs_path.with_suffix(".tmp")
+        write_jsonl(records, tmp)
+        tmp.replace(pairs_path)
+        ctx.update_run(examples_total=len(records))
+        ctx.merge_result({"pairs": len(records), "mean_p_chosen": mean})
+    return trainer.train(ctx, config.train)

@@ -1,0 +1,135 @@
+"""The model registry: models a team may run, and the models runs train."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from cai_web.models import Team
+
+from ..errors import TrainingError
+from ..models import Backend, ModelEntry, Run
+
+
+def _check_local_model(path: str, gguf_file: str) -> tuple[str, str]:
+    if not path:
+        raise TrainingError("Give the model's local folder or .gguf file.", field="path")
+    location = Path(path).expanduser()
+    if not location.is_absolute():
+        location = Path(settings.MODELS_DIR) / location
+    if not location.exists():
+        raise TrainingError(f"{location} does not exist on this machine.", field="path")
+    if location.is_file():
+        if location.suffix.lower() != ".gguf":
+            raise TrainingError(f"{location} is a file but not a .gguf file.", field="path")
+        return str(location.parent), location.name
+    if gguf_file:
+        if not (location / gguf_file).is_file():
+            raise TrainingError(f"{gguf_file} is not in {location}.", field="gguf_file")
+        return str(location), gguf_file
+    if not (location / "config.json").is_file():
+        ggufs = sorted(p.name for p in location.glob("*.gguf"))
+        hint = f" It holds {', '.join(ggufs)}: name one as the GGUF file." if ggufs else ""
+        raise TrainingError(
+            f"{location} has no config.json, so it is not a transformers model folder.{hint}",
+            field="path",
+        )
+    return str(location), ""
+
+
+def model_register(
+    *,
+    team: Team,
+    user: Any,
+    name: str,
+    backend: str = Backend.TRANSFORMERS,
+    path: str = "",
+    gguf_file: str = "",
+    dtype: str = "auto",
+    context_length: int = 2048,
+    base_url: str = "",
+    options: dict[str, Any] | None = None,
+    source_run: Run | None = None,
+) -> ModelEntry:
+    """Add a model to the team's registry after checking that it can be found.
+
+    Local backends need an existing folder with ``config.json`` or a GGUF file; the
+    openai backend needs an http(s) URL. Nothing is loaded here: loading is the GPU
+    worker's job.
+    """
+    name = (name or "").strip()
+    if not name:
+        raise TrainingError("Give the model a name.", field="name")
+    if backend not in Backend.values:
+        raise TrainingError(f"Unknown backend {backend!r}.", field="backend")
+    if not isinstance(context_length, int) or context_length < 1:
+        raise TrainingError(
+            "The context length must be a positive integer.", field="context_length"
+        )
+    if options is not None and not isinstance(options, dict):
+        raise TrainingError("Options must be a JSON object.", field="options")
+    if backend == Backend.OPENAI:
+        parsed = urlparse(base_url or "")
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise TrainingError(
+                "Give the server's http(s) base URL, e.g. http://host:8000/v1.", field="base_url"
+            )
+        path, gguf_file = "", ""
+    else:
+        path, gguf_file = _check_local_model(path.strip(), gguf_file.strip())
+        base_url = ""
+    entry = ModelEntry(
+        team=team,
+        name=name,
+        backend=backend,
+        path=path,
+        gguf_file=gguf_file,
+        dtype=dtype or "auto",
+        context_length=context_length,
+        base_url=base_url,
+        options=options or {},
+        source_run=source_run,
+        created_by=user if getattr(user, "is_authenticated", False) else None,
+    )
+    try:
+        entry.to_spec()
+    except ValueError as exc:
+        raise TrainingError(str(exc)) from None
+    try:
+        with transaction.atomic():
+            entry.save()
+    except IntegrityError:
+        raise TrainingError(f"The team already has a model named {name!r}.", field="name") from None
+    return entry
+
+
+def trained_model_register(*, run: Run, final_dir: str) -> ModelEntry:
+    """Register ``final_dir`` as a model of the run's team, with ``source_run`` (idempotent).
+
+    The name is the run's, not the base model's with the run wrapped around it (which
+    nested with every stage: "dpo-run-18 (sft-run-14 (…))"); the base is kept in
+    ``options["base_model"]``. The kind decides whether the model is a reward model.
+    """
+    existing = ModelEntry.objects.filter(source_run=run).first()
+    if existing is not None:
+        return existing
+    base = run.model
+    options: dict[str, Any] = {"kind": run.kind}
+    if base is not None:
+        options["base_model"] = base.name
+    if run.spec.reward_model:
+        options["reward_model"] = True
+    return model_register(
+        team=run.team,
+        user=run.created_by,
+        name=f"{run.kind}-run-{run.pk}",
+        path=final_dir,
+        dtype=base.dtype if base else "auto",
+        context_length=base.context_length if base else 2048,
+        options=options,
+        source_run=run,
+    )

@@ -1,0 +1,326 @@
+"""The worker side of every run kind: one shard context, claimed, fenced, settled.
+
+``shard_execute(shard_id)`` claims a queued shard (the attempt number it gets fences
+every later write), builds a :class:`ShardContext` and hands it to the kind's
+``execute(ctx)``. The context is all a kind uses to talk to the database: heartbeat
+(raises :class:`ShardLost` once the reaper gave the shard to someone else), progress,
+cancel checks, metrics, token and cost accounting, loaded models, and the finish.
+Whichever shard stops last settles the run under a lock on the run row.
+
+Why no chord: a chord callback needs a result backend, never fires when a header
+task is re-queued by the reaper or resumed by a person, and fires twice-or-never
+under redelivery. Counting shard rows in the database has none of those failure modes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import traceback
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q, QuerySet, Sum
+from django.utils import timezone
+
+from .models import ModelEntry, Run, RunMetric, RunShard, RunStatus
+from .worker_models import backends_for
+
+logger = logging.getLogger(__name__)
+
+
+class ShardLost(Exception):
+    """The shard was taken from this worker (reaped and re-claimed); stop without writing."""
+
+
+def shard_claim(shard_id: int, worker: str) -> int | None:
+    """Take a queued shard; return the attempt number that fences our writes, or None."""
+    now = timezone.now()
+    with transaction.atomic():
+        shard = RunShard.objects.select_for_update().filter(pk=shard_id).first()
+        if shard is None or shard.status != RunStatus.QUEUED:
+            return None
+        run = Run.objects.select_for_update().get(pk=shard.run_id)
+        if run.cancel_requested or run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
+            return None
+        claimed = RunShard.objects.filter(pk=shard_id, status=RunStatus.QUEUED).update(
+            status=RunStatus.RUNNING,
+            attempts=shard.attempts + 1,
+            worker=worker,
+            heartbeat_at=now,
+            started_at=now,
+            error="",
+        )
+        if not claimed:
+            return None
+        Run.objects.filter(pk=run.pk).update(
+            status=RunStatus.RUNNING,
+            started_at=run.started_at or now,
+            heartbeat_at=now,
+            worker=worker,
+            attempts=run.attempts + 1,
+        )
+        return shard.attempts + 1
+
+
+def owned(shard_id: int, attempt: int) -> QuerySet[RunShard]:
+    """The shard row, only while this attempt still owns it (the fence)."""
+    return RunShard.objects.filter(pk=shard_id, attempts=attempt, status=RunStatus.RUNNING)
+
+
+def run_refresh_progress(run_id: int, *, stage: str = "", round: int | None = None) -> None:
+    """Sum the shards' progress into the run row (one read, one write)."""
+    totals = RunShard.objects.filter(run_id=run_id).aggregate(
+        done=Sum("done_units"),
+        examples=Sum("examples_done"),
+        prompt_tokens=Sum("prompt_tokens"),
+        completion_tokens=Sum("completion_tokens"),
+        gpu=Sum("gpu_seconds"),
+        tps=Sum("tokens_per_s", filter=Q(status=RunStatus.RUNNING)),
+        ups=Sum("units_per_s", filter=Q(status=RunStatus.RUNNING)),
+    )
+    run = Run.objects.only("total_units").get(pk=run_id)
+    done = totals["done"] or 0
+    ups = totals["ups"] or 0.0
+    updates: dict[str, Any] = {
+        "done_units": done,
+        "examples_done": totals["examples"] or 0,
+        "prompt_tokens": totals["prompt_tokens"] or 0,
+        "completion_tokens": totals["completion_tokens"] or 0,
+        "gpu_seconds": totals["gpu"] or 0.0,
+        "tokens_per_s": totals["tps"] or 0.0,
+        "eta_seconds": (run.total_units - done) / ups if ups > 0 else None,
+        "heartbeat_at": timezone.now(),
+    }
+    if stage:
+        updates["stage"] = stage
+    if round is not None:
+        updates["round"] = round
+    Run.objects.filter(pk=run_id).update(**updates)
+
+
+def run_settle(run_id: int) -> str:
+    """Give the run its final status once no shard is queued or running; return the status.
+
+    Called by every shard as it stops, under a lock on the run row, so exactly one
+    caller sees the last shard stop, whichever worker it ran on.
+    """
+    with transaction.atomic():
+        run = Run.objects.select_for_update().get(pk=run_id)
+        statuses = list(RunShard.objects.filter(run_id=run_id).values_list("status", flat=True))
+        if any(s in (RunStatus.QUEUED, RunStatus.RUNNING) for s in statuses):
+            return run.status
+        if statuses and all(s == RunStatus.SUCCEEDED for s in statuses):
+            final = RunStatus.SUCCEEDED
+        elif RunStatus.FAILED in statuses:
+            final = RunStatus.FAILED
+        else:
+            final = RunStatus.CANCELLED
+        errors = [
+            f"shard {index}: {error}"
+            for index, error in RunShard.objects.filter(run_id=run_id, status=RunStatus.FAILED)
+            .exclude(error="")
+            .values_list("index", "error")
+        ]
+        run_refresh_progress(run_id)
+        Run.objects.filter(pk=run_id).update(
+            status=final,
+            finished_at=timezone.now(),
+            eta_seconds=None,
+            tokens_per_s=0.0,
+            error="\n\n".join(errors)[:20_000] if final == RunStatus.FAILED else "",
+        )
+        return final
+
+
+def _device() -> tuple[str, int]:
+    try:
+        import torch
+    except ImportError:  # a worker venv without torch (an HTTP-only backend)
+        return "cpu", 0
+    if torch.cuda.is_available():
+        return "cuda", torch.cuda.device_count()
+    return "cpu", 0
+
+
+class ShardContext:
+    """What a kind's ``execute`` gets: one claimed shard and the ways to report on it.
+
+    Cost is wall seconds x GPUs on CUDA and process CPU-seconds on a CPU worker (the
+    run page names which). Every write goes through the fence: a worker that lost the
+    shard gets :class:`ShardLost` and writes nothing more.
+    """
+
+    def __init__(self, shard: RunShard, attempt: int) -> None:
+        self.shard = shard
+        self.run: Run = shard.run
+        self.attempt = attempt
+        self.start, self.end = shard.start, shard.end
+        self._gpu_base = shard.gpu_seconds
+        self._tokens_base = (shard.prompt_tokens, shard.completion_tokens)
+        self._wall0 = time.monotonic()
+        self._cpu0 = time.process_time()
+        self.device, self.device_count = _device()
+        Run.objects.filter(pk=self.run.pk).update(
+            device=self.device, device_count=self.device_count
+        )
+
+    @property
+    def indices(self) -> list[int]:
+        return list(range(self.start, self.end))
+
+    def cost_seconds(self) -> float:
+        if self.device == "cuda":
+            return self._gpu_base + (time.monotonic() - self._wall0) * max(1, self.device_count)
+        return self._gpu_base + (time.process_time() - self._cpu0)
+
+    def beat(self, **fields: Any) -> None:
+        """Heartbeat (and any shard fields); ShardLost if the shard is no longer ours."""
+        if not owned(self.shard.pk, self.attempt).update(
+            heartbeat_at=timezone.now(), gpu_seconds=self.cost_seconds(), **fields
+        ):
+            raise ShardLost
+
+    def progress(
+        self, done: int, *, stage: str = "", round: int | None = None, **fields: Any
+    ) -> None:
+        """Write the shard's progress and sum every shard's into the run row."""
+        if round is not None:
+            fields["round"] = round
+        self.beat(done_units=done, stage=stage, **fields)
+        run_refresh_progress(self.run.pk, stage=stage, round=round)
+
+    def should_stop(self) -> bool:
+        """Heartbeat, then True once someone asked the run to cancel."""
+        self.beat()
+        return Run.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
+
+    def add_tokens(self, prompt_tokens: int, completion_tokens: int) -> None:
+        """Tokens this attempt spent (added to what earlier attempts recorded)."""
+        base_prompt, base_completion = self._tokens_base
+        self.beat(
+            prompt_tokens=base_prompt + prompt_tokens,
+            completion_tokens=base_completion + completion_tokens,
+        )
+
+    def log_metrics(self, step: int, metrics: dict[str, float], *, progress: bool = True) -> None:
+        """One RunMetric row per (step, name), upserted (a resumed run logs again)."""
+        rows = [
+            RunMetric(run_id=self.run.pk, step=step, name=name[:80], value=float(value))
+            for name, value in metrics.items()
+            if isinstance(value, int | float) and math.isfinite(value)
+        ]
+        if rows:
+            RunMetric.objects.bulk_create(
+                rows,
+                update_conflicts=True,
+                unique_fields=["run", "step", "name"],
+                update_fields=["value"],
+            )
+        if progress:
+            self.progress(min(step, self.run.total_units), stage="training")
+
+    def backends(self, *entries: ModelEntry) -> list[Any]:
+        """Loaded backends for ``entries``, kept resident by the worker's one policy."""
+        out = backends_for(*(e.to_spec() for e in entries))
+        self.beat()
+        return out
+
+    def update_run(self, **fields: Any) -> None:
+        """Write run-level figures (examples_total, partial results) during the work."""
+        Run.objects.filter(pk=self.run.pk).update(**fields)
+
+    def merge_result(self, result: dict[str, Any]) -> None:
+        current = Run.objects.filter(pk=self.run.pk).values_list("result", flat=True)[0] or {}
+        Run.objects.filter(pk=self.run.pk).update(result={**current, **result})
+
+    def stored_result(self) -> dict[str, Any]:
+        return Run.objects.filter(pk=self.run.pk).values_list("result", flat=True)[0] or {}
+
+    def finish(self, completed: bool, result: dict[str, Any]) -> str:
+        """Mark the shard succeeded (or cancelled) and merge ``result`` into the run's."""
+        now = timezone.now()
+        final = RunStatus.SUCCEEDED if completed else RunStatus.CANCELLED
+        with transaction.atomic():
+            updates: dict[str, Any] = {
+                "status": final,
+                "finished_at": now,
+                "heartbeat_at": now,
+                "tokens_per_s": 0.0,
+                "units_per_s": 0.0,
+                "gpu_seconds": self.cost_seconds(),
+            }
+            if completed:
+                updates["done_units"] = self.shard.total_units
+            if not owned(self.shard.pk, self.attempt).update(**updates):
+                raise ShardLost
+            if result:
+                self.merge_result(result)
+        return final
+
+
+def shard_execute(shard_id: int, *, worker: str = "local") -> str:
+    """Claim and run one shard of any kind; return the shard's final status.
+
+    ``skipped`` when another worker holds it, ``lost`` when the reaper took it away
+    mid-way. Errors that retrying cannot fix mark the shard failed with the message;
+    transient ones (database or broker blips) put it back and re-raise for a retry.
+    """
+    attempt = shard_claim(shard_id, worker)
+    if attempt is None:
+        return "skipped"
+    shard = RunShard.objects.select_related("run", "run__model", "run__prompt_set").get(pk=shard_id)
+    try:
+        ctx = ShardContext(shard, attempt)
+        ctx.beat()
+        completed, result = shard.run.spec.execute(ctx)
+        status = ctx.finish(completed, result)
+    except ShardLost:
+        logger.warning("shard %s was taken over by another worker; stopping", shard_id)
+        return "lost"
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded on the shard
+        if is_transient(exc):
+            owned(shard_id, attempt).update(status=RunStatus.QUEUED, worker="")
+            raise
+        message = f"{type(exc).__name__}: {exc}"
+        logger.error("shard %s failed: %s\n%s", shard_id, message, traceback.format_exc())
+        if owned(shard_id, attempt).update(
+            status=RunStatus.FAILED, error=message[:5000], finished_at=timezone.now()
+        ):
+            Run.objects.filter(pk=shard.run_id).update(
+                error=f"shard {shard.index}: {message}"[:20_000]
+            )
+            run_settle(shard.run_id)
+        return RunStatus.FAILED
+    run_settle(shard.run_id)
+    return status
+
+
+def shard_give_up(shard_id: int, message: str) -> None:
+    """Fail a shard that was put back in the queue for a retry that will not come."""
+    shard = RunShard.objects.filter(pk=shard_id).only("run_id").first()
+    if shard and RunShard.objects.filter(pk=shard_id, status=RunStatus.QUEUED).update(
+        status=RunStatus.FAILED, error=message[:5000], finished_at=timezone.now()
+    ):
+        run_settle(shard.run_id)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors worth a retry: the database or broker blinked, not the work itself."""
+    from django.db import InterfaceError, OperationalError
+
+    return isinstance(exc, OperationalError | InterfaceError | ConnectionError)
+
+
+__all__ = [
+    "ShardContext",
+    "ShardLost",
+    "is_transient",
+    "owned",
+    "run_refresh_progress",
+    "run_settle",
+    "shard_claim",
+    "shard_execute",
+    "shard_give_up",
+]

@@ -1,0 +1,136 @@
+"""The outputs of a critique–revision run: its examples, statistics and exports."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+
+from cai_web.web import render_partial
+
+from .. import exports, selectors
+from ..charts import grouped_bar_chart, line_chart
+from ..forms import ResultsFilterForm
+from .runs import run_for
+
+
+def run_results(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    team, membership, run = run_for(request, slug, pk)
+    rounds = int(run.config.get("rounds", 1) or 1)
+    filters = ResultsFilterForm(
+        request.GET or None, principles=selectors.run_principles(run), rounds=rounds
+    )
+    kwargs = {}
+    if filters.is_valid():
+        kwargs = {
+            "principle": filters.cleaned_data.get("principle"),
+            "round": filters.cleaned_data.get("round"),
+            "truncated": filters.cleaned_data.get("truncated") or False,
+        }
+    page = Paginator(selectors.example_results(run, **kwargs), 20).get_page(request.GET.get("page"))
+    for example in page:
+        revised = [r.revision for r in example.rounds.all() if r.revision is not None]
+        example.final_answer = revised[-1] if revised else None
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "team": team,
+        "membership": membership,
+        "run": run,
+        "page": page,
+        "filters": filters,
+        "query": query.urlencode(),
+    }
+    return render_partial(request, "training/run_results.html", "results", context)
+
+
+def run_stats(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    team, membership, run = run_for(request, slug, pk)
+    stats = selectors.run_statistics(run)
+    rows = stats["principles"]
+    usage_chart = grouped_bar_chart(
+        [r["key"] for r in rows],
+        [
+            ("observed", [r["observed"] for r in rows]),
+            ("expected", [round(r["expected"], 1) for r in rows]),
+        ],
+        title="Principle usage: observed draws against the constitution's probabilities",
+    )
+    labels = [r["label"] for r in stats["rounds"]]
+    length_chart = line_chart(
+        labels,
+        [
+            (
+                "mean words",
+                [
+                    round(r["mean_words"], 1) if r["mean_words"] is not None else None
+                    for r in stats["rounds"]
+                ],
+            )
+        ],
+        title="Mean answer length (words) per round",
+    )
+    refusal_chart = line_chart(
+        labels,
+        [
+            (
+                "refusal rate",
+                [
+                    round(100 * r["refusal_rate"], 1) if r["refusal_rate"] is not None else None
+                    for r in stats["rounds"]
+                ],
+            )
+        ],
+        title="Answers opening with a refusal phrase (%) per round",
+        value_format="{:g}%",
+        y_max=100,
+    )
+    context = {
+        "team": team,
+        "membership": membership,
+        "run": run,
+        "stats": stats,
+        "usage_chart": usage_chart,
+        "length_chart": length_chart,
+        "refusal_chart": refusal_chart,
+    }
+    return TemplateResponse(request, "training/run_stats.html", context)
+
+
+def run_export(request: HttpRequest, slug: str, pk: int, fmt: str) -> HttpResponse:
+
+    team, _, run = run_for(request, slug, pk)
+    if fmt == "provenance.json":
+        body = json.dumps(exports.provenance(run), indent=2, ensure_ascii=False)
+        response = HttpResponse(body, content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="run-{run.pk}-provenance.json"'
+        return response
+    if fmt == "trl.jsonl":
+        handle = tempfile.TemporaryFile(mode="w+b")
+        for record in exports.sl_cai_records(run):
+            handle.write((json.dumps(record, ensure_ascii=False) + "\n").encode())
+        handle.seek(0)
+        return FileResponse(
+            handle,
+            as_attachment=True,
+            filename=f"run-{run.pk}-sl-cai.jsonl",
+            content_type="application/jsonl",
+        )
+    if fmt == "datasets.zip":
+        try:
+            path = exports.hf_dataset_zip(run)
+        except ImportError:
+            messages.error(request, "The datasets package is not installed on the web server.")
+            return redirect("run_detail", slug=team.slug, pk=run.pk)
+        except ValueError as exc:  # nothing finished to export yet
+            messages.error(request, f"Nothing to export: {exc}.")
+            return redirect("run_detail", slug=team.slug, pk=run.pk)
+        return FileResponse(
+            open(path, "rb"), as_attachment=True, filename=path.name, content_type="application/zip"
+        )
+    raise Http404("Unknown export format.")

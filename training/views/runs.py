@@ -1,0 +1,178 @@
+"""Run pages: the runs list, one launch page per kind, one run page for every kind,
+cancel and resume, and the lineage of a constitution version.
+
+Every URL sits under ``t/<slug>/``: outsiders get 404, members without LAUNCH_RUNS
+get 403 on writes. The run page is a shell (setup, status, shards, charts) plus the
+kind's own partial; its ``live`` fragment polls every 2 s and the server answers 286
+(htmx: stop polling) once the run is over.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from cai_web.models import Capability, Membership, Team
+from cai_web.web import form_error, render_partial, team_for
+from constitutions.models import ConstitutionVersion
+
+from .. import selectors, services
+from ..errors import TrainingError
+from ..kinds.registry import UnknownKind, get, kinds
+from ..lineage import version_lineage
+from ..models import Run, RunStatus
+
+
+def run_for(
+    request: HttpRequest, slug: str, pk: int, capability: str = Capability.VIEW
+) -> tuple[Team, Membership, Run]:
+    team, membership = team_for(request, slug, capability)
+    run = get_object_or_404(
+        Run.objects.select_related(
+            "team",
+            "constitution_version__constitution",
+            "prompt_set",
+            "model",
+            "judge_model",
+            "base_model",
+            "label_set",
+            "output_label_set",
+            "source_run",
+            "created_by",
+        ),
+        pk=pk,
+        team=team,
+    )
+    return team, membership, run
+
+
+def run_list(request: HttpRequest, slug: str) -> HttpResponse:
+    team, membership = team_for(request, slug)
+    kind = request.GET.get("kind") or ""
+    status = request.GET.get("status") or ""
+    runs = list(selectors.run_list(team=team, kind=kind, status=status)[:200])
+    context = {
+        "team": team,
+        "membership": membership,
+        "runs": runs,
+        "any_active": any(r.is_active for r in runs),
+        "can_launch": membership.can(Capability.LAUNCH_RUNS),
+        "kinds": list(kinds().values()),
+        "kind": kind,
+        "status": status,
+        "statuses": RunStatus.choices,
+    }
+    return render_partial(request, "training/runs.html", "run-table", context)
+
+
+@require_http_methods(["GET", "POST"])
+def run_launch(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
+    """GET: the kind's launch form; POST: validate it and start the run through run_start."""
+    team, membership = team_for(request, slug, Capability.LAUNCH_RUNS)
+    try:
+        spec = get(kind)
+    except UnknownKind:
+        raise Http404("Unknown run kind.") from None
+    form = spec.form_class(request.POST or None, team=team, prefix=spec.name)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                run = services.run_start(
+                    kind=spec.name,
+                    team=team,
+                    user=request.user,
+                    inputs=form.input_values(),
+                    config=form.options(),
+                    name=form.cleaned_data.get("name") or "",
+                    shard_size=form.shard_size(),
+                )
+            except TrainingError as exc:
+                form_error(form, exc)
+            else:
+                shards = run.shards.count()
+                messages.success(
+                    request,
+                    f"{spec.label} run #{run.pk} queued"
+                    + (f" in {shards} shards." if shards > 1 else "."),
+                )
+                return redirect("run_detail", slug=team.slug, pk=run.pk)
+        status = 400
+    context = {"team": team, "membership": membership, "spec": spec, "form": form}
+    return render(request, "training/run_launch.html", context, status=status)
+
+
+def _setup_rows(run: Run) -> list[tuple[str, Any]]:
+    """(label, object) of each input the run's kind took, in the kind's order."""
+    rows = []
+    for rule in run.spec.inputs:
+        value = getattr(run, rule.run_field, None)
+        if value not in (None, ""):
+            rows.append((rule.label, value, rule.run_field))
+    return rows
+
+
+def run_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    team, membership, run = run_for(request, slug, pk)
+    spec = run.spec
+    context = {
+        "team": team,
+        "membership": membership,
+        "run": run,
+        "spec": spec,
+        "setup": _setup_rows(run),
+        "shards": list(run.shards.order_by("index")),
+        "charts": spec.charts(run),
+        "cost": selectors.run_cost(run),
+        "produced": run.produced_models.first(),
+        "can_launch": membership.can(Capability.LAUNCH_RUNS),
+        "result": run.result or {},
+        "train": (run.config or {}).get("train") or {},
+    }
+    return render_partial(
+        request, "training/run_detail.html", "live", context, stop_polling=run.is_finished
+    )
+
+
+@require_POST
+def run_cancel(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    team, _, run = run_for(request, slug, pk, Capability.LAUNCH_RUNS)
+    try:
+        services.run_cancel(run=run, user=request.user)
+    except TrainingError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Cancel requested: running shards stop after their current step.")
+    return redirect("run_detail", slug=team.slug, pk=run.pk)
+
+
+@require_POST
+def run_resume(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    team, _, run = run_for(request, slug, pk, Capability.LAUNCH_RUNS)
+    try:
+        services.run_resume(run=run, user=request.user)
+    except TrainingError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Run re-queued: {run.spec.resume_note}.")
+    return redirect("run_detail", slug=team.slug, pk=run.pk)
+
+
+def lineage(request: HttpRequest, slug: str, version_pk: int) -> HttpResponse:
+    team, membership = team_for(request, slug)
+    version = get_object_or_404(
+        ConstitutionVersion.objects.select_related("constitution"),
+        pk=version_pk,
+        constitution__team=team,
+    )
+    context = {
+        "team": team,
+        "membership": membership,
+        "version": version,
+        "roots": version_lineage(version),
+    }
+    return render(request, "training/lineage.html", context)
