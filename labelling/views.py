@@ -188,13 +188,17 @@ def audit_settings(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST":
         form = AuditSettingsForm(request.POST, instance=team)
         if form.is_valid():
-            services.team_audit_settings_update(
-                team=team,
-                min_audit_agreement=form.cleaned_data["min_audit_agreement"],
-                min_audit_reviews=form.cleaned_data["min_audit_reviews"],
-            )
-            messages.success(request, "Approval gate saved.")
-            return redirect("labelset_list", slug=team.slug)
+            try:
+                services.team_audit_settings_update(
+                    team=team,
+                    min_audit_agreement=form.cleaned_data["min_audit_agreement"],
+                    min_audit_reviews=form.cleaned_data["min_audit_reviews"],
+                )
+            except services.LabellingError as exc:
+                form_error(form, exc)
+            else:
+                messages.success(request, "Approval gate saved.")
+                return redirect("labelset_list", slug=team.slug)
     else:
         form = AuditSettingsForm(instance=team)
     return render(

@@ -97,7 +97,7 @@ def labelset_approve(*, label_set: LabelSet, user, reason: str = "") -> LabelSet
 def labelset_reject(*, label_set: LabelSet, user, reason: str) -> LabelSet:
     label_set = LabelSet.objects.select_for_update().get(pk=label_set.pk)
     if not reason.strip():
-        raise LabellingError("Say why the label set is rejected.")
+        raise LabellingError("Say why the label set is rejected.", field="reason")
     if label_set.status == LabelSet.Status.REJECTED:
         raise LabellingError("This label set is already rejected.")
     label_set.status = LabelSet.Status.REJECTED
@@ -144,9 +144,11 @@ def team_audit_settings_update(
     *, team: Team, min_audit_agreement: float, min_audit_reviews: int
 ) -> Team:
     if not 0.0 <= min_audit_agreement <= 1.0:
-        raise LabellingError("The minimum agreement must be between 0 and 1.")
+        raise LabellingError(
+            "The minimum agreement must be between 0 and 1.", field="min_audit_agreement"
+        )
     if min_audit_reviews < 1:
-        raise LabellingError("At least one review must be required.")
+        raise LabellingError("At least one review must be required.", field="min_audit_reviews")
     team.min_audit_agreement = min_audit_agreement
     team.min_audit_reviews = min_audit_reviews
     team.save(update_fields=["min_audit_agreement", "min_audit_reviews"])

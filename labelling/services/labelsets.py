@@ -30,12 +30,12 @@ def labelset_create(
 ) -> LabelSet:
     name = (name or "").strip()
     if not name:
-        raise LabellingError("Give the label set a name.")
+        raise LabellingError("Give the label set a name.", field="name")
     if source_kind not in LabelSet.SourceKind.values:
         raise LabellingError(f"Unknown source kind {source_kind!r}.")
     stats.derive_label("a", "a", rule=rule, threshold=threshold)  # validates rule/threshold
     if LabelSet.objects.filter(team=team, name=name).exists():
-        raise LabellingError(f"This team already has a label set called {name!r}.")
+        raise LabellingError(f"This team already has a label set called {name!r}.", field="name")
     return LabelSet.objects.create(
         team=team,
         name=name,
@@ -219,7 +219,9 @@ def labelset_create_from_pairs(
         principle_version.constitution.team_id != team.pk
         or principle_version.status != VersionStatus.PUBLISHED
     ):
-        raise LabellingError("Choose a published constitution version of this team.")
+        raise LabellingError(
+            "Choose a published constitution version of this team.", field="principle_version"
+        )
     principles = _principles_of(principle_version)
     problems = []
     for i, rec in enumerate(records):
@@ -349,14 +351,17 @@ def labelset_import(
         records = formats.parse_label_jsonl(data)
     elif fmt == "llmbar":
         if not judge.strip() or not dataset_name.strip():
-            raise LabellingError("An LLMBar import needs the judge's name and the dataset's name.")
+            raise LabellingError(
+                "An LLMBar import needs the judge's name and the dataset's name.",
+                field="judge" if not judge.strip() else "dataset_name",
+            )
         records = formats.import_llmbar(
             data, judge=judge.strip(), dataset_name=dataset_name.strip()
         )
     elif fmt == "pandalm":
         records = formats.import_pandalm(data)
     else:
-        raise LabellingError(f"Unknown format {fmt!r}.")
+        raise LabellingError(f"Unknown format {fmt!r}.", field="fmt")
     return labelset_create_from_pairs(
         team=team,
         user=user,

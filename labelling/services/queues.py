@@ -84,9 +84,9 @@ def queue_create(
     *, label_set: LabelSet, user, strategy: str, sample_size: int, seed: int | None = None
 ) -> ReviewQueue:
     if strategy not in ReviewQueue.Strategy.values:
-        raise LabellingError(f"Unknown strategy {strategy!r}.")
+        raise LabellingError(f"Unknown strategy {strategy!r}.", field="strategy")
     if sample_size < 1:
-        raise LabellingError("The sample size must be at least 1.")
+        raise LabellingError("The sample size must be at least 1.", field="sample_size")
     if label_set.comparison_count == 0:
         raise LabellingError("This label set has no comparisons to review.")
     if seed is None:

@@ -25,7 +25,7 @@ def shown_order_for(*, seed: int, reviewer_id: int, comparison_id: int) -> str:
 def canonical_verdict(choice: str, shown_order: str) -> str:
     """Map a slot choice (first = left) back to canonical a/b."""
     if choice not in CHOICES:
-        raise LabellingError(f"Choose one of {', '.join(CHOICES)}.")
+        raise LabellingError(f"Choose one of {', '.join(CHOICES)}.", field="choice")
     if shown_order not in ("ab", "ba"):
         raise LabellingError(f"Unknown presentation order {shown_order!r}.")
     if choice in ("tie", "both_bad"):

@@ -266,3 +266,16 @@ def test_a_good_jsonl_file_imports_labels_derived_fields_and_humans(client_for, 
     p2 = Comparison.objects.get(external_id="p2")
     assert p2.review_count == 2 and p2.human_verdict is None  # 1-1: no strict majority
     assert HumanReview.objects.filter(source="import").count() == 3
+
+
+def test_a_refused_import_names_the_field_it_is_about(client_for, author, team):
+    client = client_for(author)
+    assert upload(client, team, jsonl(row())).status_code == 302
+    response = upload(client, team, jsonl(row()))
+    assert "already has a label set called" in " ".join(response.context["form"].errors["name"])
+    response = upload(client, team, json.dumps([llmbar_row()]).encode(), fmt="llmbar")
+    assert "needs the judge" in " ".join(response.context["form"].errors["judge"])
+    response = upload(
+        client, team, json.dumps([llmbar_row()]).encode(), fmt="llmbar", judge="GPT-4"
+    )
+    assert "needs the judge" in " ".join(response.context["form"].errors["dataset_name"])
