@@ -83,3 +83,126 @@ def published_demo_version(team: Team, user, name: str = "Demo") -> Constitution
         team=team, user=user, name=name, content=DEMO_CONSTITUTION
     )
     return services.version_publish(version=version, user=user, changelog="demo")
+
+
+def label_records(n: int = 6, judge: str = "judge-7b") -> list:
+    """``n`` AI-labelled pairs with probabilities and no human labels (review material)."""
+    from labelling.formats import LabelRecord
+
+    return [
+        LabelRecord(
+            id=f"r{i}",
+            prompt=f"Question number {i}?",
+            response_a=f"Answer alpha {i}",
+            response_b=f"Answer beta {i}",
+            judge=judge,
+            verdict_ab="a" if i % 3 else "b",
+            verdict_ba="a" if i % 4 else "b",
+            p_a_ab=round(0.55 + 0.03 * i, 4),
+            p_a_ba=round(0.35 + 0.04 * i, 4),
+            principle="harm" if i % 2 else "honesty",
+        )
+        for i in range(1, n + 1)
+    ]
+
+
+def runs_of_every_kind(team: Team, user, *, shard_size: int | None = None) -> dict:
+    """One run of every registered kind, started through ``run_start`` and marked succeeded.
+
+    Each kind's inputs are the first object its own input rules allow in ``team`` (so the
+    team needs a published version, prompts with a held-out split, a trainable model
+    and an AI-labelled label set), in registry order: SFT finds the succeeded
+    critique-revision run before it. A kind whose form asks for an override reason
+    (training on an unapproved label set) is given one. Nothing is queued or executed.
+    """
+    from training import services
+    from training.kinds.registry import kinds
+    from training.models import Run, RunStatus
+
+    runs = {}
+    for name, spec in kinds().items():
+        inputs = {}
+        for rule in spec.inputs:
+            if rule.model is None or rule.allowed is None:
+                continue  # a plain choice: its default
+            obj = rule.allowed(team).first()
+            if obj is None and rule.required:
+                raise AssertionError(f"the team has no {rule.label!r} for a {name} run")
+            inputs[rule.role] = obj
+        config = {}
+        if "override_reason" in spec.form_class.base_fields:
+            config["override_reason"] = "for the permission matrix"
+        run = services.run_start(
+            kind=name,
+            team=team,
+            user=user,
+            inputs=inputs,
+            config=config,
+            name=f"{name} run",
+            shard_size=shard_size,
+            enqueue=False,
+        )
+        Run.objects.filter(pk=run.pk).update(status=RunStatus.SUCCEEDED)
+        run.refresh_from_db()
+        runs[name] = run
+    return runs
+
+
+def team_world(team: Team, users: dict, model_dir) -> dict:
+    """Something of every kind in ``team``, for tests that visit every URL.
+
+    ``users`` is the cast (role → user, ``outsider`` included); ``model_dir`` a folder
+    with a ``config.json`` to register as a model. The world holds the cast, ``slug``,
+    the constitution objects (``published`` v1, ``draft`` v2 with ``category``,
+    ``empty_category``, ``principle``, ``few_shot``), ``prompt_set``, ``model``, a run of
+    every kind (``runs``; ``run`` is the critique-revision one), ``label_set`` and its
+    review ``queue``, and ``viewer_membership``.
+    """
+    from constitutions import services as constitutions
+    from labelling import services as labelling
+    from labelling.models import ReviewQueue
+    from training import services as training
+
+    author = users["author"]
+    published = published_demo_version(team, author)
+    draft, _ = constitutions.version_draft_from(version=published, user=author)
+    empty = constitutions.category_add(version=draft, user=author, name="Empty")
+    prompt_set = training.promptset_import(
+        team=team,
+        user=author,
+        name="locks",
+        data="\n".join(f"How do I pick lock number {i}?" for i in range(8)).encode(),
+        filename="prompts.txt",
+        held_out_fraction=0.25,
+    )
+    model = training.model_register(team=team, user=author, name="tiny", path=str(model_dir))
+    label_set = labelling.labelset_create_from_pairs(
+        team=team, user=author, name="To review", records=label_records()
+    )
+    queue = labelling.queue_create(
+        label_set=label_set,
+        user=users["auditor"],
+        strategy=ReviewQueue.Strategy.UNIFORM,
+        sample_size=4,
+        seed=7,
+    )
+    runs = runs_of_every_kind(team, author)
+    return {
+        **users,
+        "team": team,
+        "slug": team.slug,
+        "constitution": published.constitution,
+        "published": published,
+        "draft": draft,
+        "category": draft.categories.get(name="Broadly ethical"),
+        "empty_category": empty,
+        "principle": draft.principles.get(key="honesty"),
+        "few_shot": draft.few_shots.first(),
+        "prompt_set": prompt_set,
+        "model": model,
+        "runs": runs,
+        "run": runs["critique_revision"],
+        "label_set": label_set,
+        "queue": queue,
+        "viewer_membership": Membership.objects.get(team=team, user=users["viewer"]),
+    }

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 
 from cai_web.models import Membership
 from constitutions import services
@@ -317,25 +317,4 @@ def test_every_url_answers_each_member_of_the_cast_as_the_matrix_says(
         assert response["Location"].startswith(("/accounts/login/", "/admin/login/"))
 
 
-def _names(patterns) -> set[str]:
-    names: set[str] = set()
-    for p in patterns:
-        if isinstance(p, URLResolver):
-            names |= {"admin"} if p.namespace == "admin" else _names(p.url_patterns)
-        elif isinstance(p, URLPattern) and p.name:
-            names.add(p.name)
-    return names
-
-
-def test_the_matrix_covers_every_url_of_cai_web_and_constitutions():
-    import cai_web.urls
-    import constitutions.urls
-
-    own = {p.name for p in cai_web.urls.urlpatterns if isinstance(p, URLPattern)} | {
-        p.name for p in constitutions.urls.urlpatterns
-    }
-    own.add("admin")
-    covered = {c.name for c in CASES}
-    assert own - covered == set()
-    # And every covered name really resolves.
-    assert covered <= _names(get_resolver().url_patterns)
+# The check that every URL name is tried lives in tests/test_url_coverage.py (all apps).
