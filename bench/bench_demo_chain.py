@@ -54,13 +54,12 @@ def main() -> int:
 
     from cai_web.models import Membership, Role, Team
     from tests.factories import published_demo_version
-    from training import rlcai, services
+    from training import services
     from training.engine.critique_revision import CritiqueRevisionConfig
     from training.engine.prompt_sets import parse_prompt_file
     from training.engine.types import SamplingParams
-    from training.execution import shard_execute
     from training.models import ModelEntry
-    from training.rlcai_config import LabellingRunConfig
+    from training.shards import shard_execute
 
     model_dir = ROOT / "var" / "models" / "smollm2-135m-instruct"
     if not (model_dir / "config.json").is_file():
@@ -96,12 +95,18 @@ def main() -> int:
         return run
 
     params = SamplingParams(temperature=0.7, top_p=0.95, max_new_tokens=args.max_new_tokens)
-    cr = services.critique_revision_start(
-        team=team,
-        user=user,
+
+    def start(kind: str, config: dict, **inputs) -> object:
+        return services.run_start(
+            kind=kind, team=team, user=user, inputs=inputs, config=config, enqueue=False
+        )
+
+    cr = start(
+        "critique_revision",
         version=version,
         prompt_set=prompt_set,
         model=base,
+        prompt_selection="all",
         config=CritiqueRevisionConfig(
             rounds=1,
             few_shot=False,
@@ -110,9 +115,7 @@ def main() -> int:
             revision=params,
             seed=0,
             batch_size=args.prompts,
-        ),
-        prompt_selection="all",
-        enqueue=False,
+        ).to_dict(),
     )
     cr = execute("critique_revision", cr)
     train = {
@@ -124,40 +127,31 @@ def main() -> int:
     }
     sft = execute(
         "sft",
-        rlcai.sft_start(
-            team=team,
-            user=user,
-            source_run=cr,
-            model=base,
-            train={**train, "learning_rate": 2e-5},
-            enqueue=False,
-        ),
+        start("sft", {"train": {**train, "learning_rate": 2e-5}}, source_run=cr, model=base),
     )
     sft_model = ModelEntry.objects.get(source_run=sft)
     labelling = execute(
         "labelling",
-        rlcai.labelling_start(
-            team=team,
-            user=user,
+        start(
+            "labelling",
+            {"seed": 0, "max_new_tokens": args.max_new_tokens, "batch_size": 16},
             prompt_set=prompt_set,
             policy=sft_model,
             judge=base,
             version=version,
             prompt_selection="all",
-            config=LabellingRunConfig(seed=0, max_new_tokens=args.max_new_tokens, batch_size=16),
-            enqueue=False,
         ),
     )
     dpo = execute(
         "dpo",
-        rlcai.dpo_start(
-            team=team,
-            user=user,
+        start(
+            "dpo",
+            {
+                "train": {**train, "per_device_batch_size": 2, "learning_rate": 5e-6},
+                "override_reason": "benchmark: no audit",
+            },
             label_set=labelling.output_label_set,
             model=sft_model,
-            train={**train, "per_device_batch_size": 2, "learning_rate": 5e-6},
-            override_reason="benchmark: no audit",
-            enqueue=False,
         ),
     )
     total = sum(timings.values())

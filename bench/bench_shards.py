@@ -108,14 +108,17 @@ def main() -> None:
             for process, log in workers:
                 wait_ready(process, log)
             started = time.monotonic()
-            run = services.critique_revision_start(
+            run = services.run_start(
+                kind="critique_revision",
                 team=team,
                 user=user,
-                version=version,
-                prompt_set=prompt_set,
-                model=model,
-                config=config,
-                prompt_selection="all",
+                inputs={
+                    "version": version,
+                    "prompt_set": prompt_set,
+                    "model": model,
+                    "prompt_selection": "all",
+                },
+                config=config.to_dict(),
                 shard_size=args.shard_size,
                 name=f"{count} worker(s)",
             )

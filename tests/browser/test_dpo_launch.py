@@ -19,7 +19,7 @@ from labelling.services import (
 from tests.conftest import PASSWORD
 from tests.training import conftest as training_fixtures
 from tests.training.worker_process import Worker, purge_queues
-from training import execution, services
+from training import services, worker_models
 from training.models import Run, RunStatus
 
 # The tiny Llama fixtures live in tests/training/conftest.py; borrow them here.
@@ -56,7 +56,7 @@ def test_an_author_launches_dpo_from_the_runs_page_and_watches_the_loss_chart(
 ):
     settings.ARTIFACTS_DIR = tmp_path / "artifacts"
     label_set = _approved_label_set(team, author)
-    execution.backend_cache_clear()
+    worker_models.backend_cache_clear()
     model = services.model_register(team=team, user=author, name="tiny", path=str(tiny_model_dir))
     purge_queues()
     worker = Worker(tmp_path, "browser")
@@ -68,7 +68,8 @@ def test_an_author_launches_dpo_from_the_runs_page_and_watches_the_loss_chart(
         page.wait_for_url(re.compile(r"/t/red-team/$"))
 
         page.goto(f"{live_server.url}/t/{team.slug}/runs/")
-        page.locator("#launch-dpo summary").click()
+        page.locator("#launch-dpo").click()
+        page.wait_for_url(re.compile(r"/runs/launch/dpo/$"))
         form = page.locator("#launch-dpo form")
         form.locator("#id_dpo-label_set").select_option(str(label_set.pk))
         form.locator("#id_dpo-model").select_option(str(model.pk))

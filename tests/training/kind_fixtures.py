@@ -24,8 +24,11 @@ TRAIN = {
 }
 
 
-def start(kind: str, *, team, user, config=None, name: str = "", shard_size=None, **inputs) -> Run:
-    """``run_start`` with the inputs as keywords, shards left queued for ``execute``."""
+def start(
+    kind: str, *, team, user, config=None, name: str = "", shard_size=None, enqueue=False, **inputs
+) -> Run:
+    """``run_start`` with the inputs as keywords; by default the shards are left queued
+    in the database for ``execute`` (``enqueue=True`` sends them to a worker)."""
     return services.run_start(
         kind=kind,
         team=team,
@@ -34,7 +37,7 @@ def start(kind: str, *, team, user, config=None, name: str = "", shard_size=None
         config=config or {},
         name=name,
         shard_size=shard_size,
-        enqueue=False,
+        enqueue=enqueue,
     )
 
 

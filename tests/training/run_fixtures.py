@@ -63,6 +63,39 @@ class FakeBackend:
         pass
 
 
+def cr_start(
+    *,
+    team,
+    user,
+    version,
+    prompt_set,
+    model,
+    config: CritiqueRevisionConfig,
+    prompt_selection: str = "train",
+    shard_size: int | None = None,
+    name: str = "",
+    enqueue: bool = True,
+):
+    """A critique-revision run through the one ``run_start`` service."""
+    from training.services import run_start
+
+    return run_start(
+        kind="critique_revision",
+        team=team,
+        user=user,
+        inputs={
+            "version": version,
+            "prompt_set": prompt_set,
+            "model": model,
+            "prompt_selection": prompt_selection,
+        },
+        config=config.to_dict(),
+        shard_size=shard_size,
+        name=name,
+        enqueue=enqueue,
+    )
+
+
 def small_config(**changes) -> CritiqueRevisionConfig:
     params = SamplingParams(temperature=0.7, top_p=0.95, max_new_tokens=4)
     values = dict(
@@ -81,7 +114,7 @@ def small_config(**changes) -> CritiqueRevisionConfig:
 @pytest.fixture
 def fake_llm(monkeypatch):
     """Every backend the workers load is a FakeBackend; returns the list of loads."""
-    from training import execution
+    from training import worker_models
     from training.engine import backends
 
     loads: list[FakeBackend] = []
@@ -91,10 +124,10 @@ def fake_llm(monkeypatch):
         loads.append(backend)
         return backend
 
-    execution.backend_cache_clear()
+    worker_models.backend_cache_clear()
     monkeypatch.setattr(backends, "load_backend", load)
     yield loads
-    execution.backend_cache_clear()
+    worker_models.backend_cache_clear()
 
 
 @pytest.fixture

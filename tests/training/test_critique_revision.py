@@ -27,8 +27,8 @@ from training.engine.critique_revision import (
     derive_seed,
     plan_principles,
     run_critique_revision,
-    shard_indices,
 )
+from training.engine.sharding import split_evenly
 from training.engine.types import ChatRequest, Completion, ModelSpec, SamplingParams
 
 PROMPTS = [
@@ -317,7 +317,7 @@ def test_more_rounds_extend_a_finished_run_without_redoing_it(backend, reference
 
 
 def test_shards_partition_the_work_and_share_the_principle_plan(backend, reference) -> None:
-    shards = shard_indices(len(PROMPTS), 2)
+    shards = [list(range(a, b)) for a, b in split_evenly(len(PROMPTS), 3)]
     assert shards == [[0, 1, 2], [3, 4]]
     store = InMemoryResultStore()
     reports = [run(backend, store, indices=shard) for shard in shards]
@@ -342,13 +342,23 @@ def test_a_shard_resumes_on_its_own(backend) -> None:
     assert all(s.rounds_revised == 2 for s in store.load().values())
 
 
-def test_shard_indices_cover_everything_once() -> None:
-    for n, k in [(0, 1), (1, 3), (10, 3), (7, 7)]:
-        shards = shard_indices(n, k)
-        assert len(shards) == k
-        assert [i for s in shards for i in s] == list(range(n))
-    with pytest.raises(ValueError):
-        shard_indices(3, 0)
+@pytest.mark.parametrize(
+    ("n", "size", "sizes"),
+    [(0, 1, [0]), (1, 3, [1]), (10, 3, [3, 3, 2, 2]), (7, 7, [7]), (257, 256, [129, 128])],
+)
+def test_the_one_shard_splitter_covers_everything_once_in_near_equal_shards(
+    n: int, size: int, sizes: list[int]
+) -> None:
+    ranges = split_evenly(n, size)
+    assert [b - a for a, b in ranges] == sizes
+    assert [i for a, b in ranges for i in range(a, b)] == list(range(n))
+    assert all(b - a <= size for a, b in ranges)
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 2.5])
+def test_the_shard_splitter_refuses_a_bad_shard_size(bad) -> None:
+    with pytest.raises(ValueError, match="shard_size"):
+        split_evenly(3, bad)
 
 
 @pytest.mark.parametrize("indices", [[0, 0], [5], [-1]])

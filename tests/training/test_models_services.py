@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 
 from tests.factories import published_demo_version
 from tests.training import run_fixtures
-from tests.training.run_fixtures import PROMPTS, small_config
+from tests.training.run_fixtures import PROMPTS, cr_start, small_config
 from training import demo, services
 from training.models import Example, ExampleRound, ModelEntry, Prompt, PromptSet, Run, RunStatus
 
@@ -87,14 +87,12 @@ def test_drafts_and_other_teams_objects_are_refused(team, other_team, author, re
         config=small_config(),
     )
     with pytest.raises(services.TrainingError, match="only published versions"):
-        services.critique_revision_start(version=draft, **base)
+        cr_start(version=draft, **base)
     with pytest.raises(services.TrainingError, match="another team"):
-        services.critique_revision_start(
-            **{**base, "team": other_team, "version": ready["version"]}
-        )
+        cr_start(**{**base, "team": other_team, "version": ready["version"]})
     empty = import_prompts(team, author, name="one", data=b"only one\n", held_out_fraction=0.0)
     with pytest.raises(services.TrainingError, match="no prompts in the held-out split"):
-        services.critique_revision_start(
+        cr_start(
             **{
                 **base,
                 "prompt_set": empty,
@@ -106,9 +104,9 @@ def test_drafts_and_other_teams_objects_are_refused(team, other_team, author, re
 
 
 def test_the_database_refuses_duplicate_examples_and_rounds(team, author, ready, fake_llm) -> None:
-    from training import execution
+    from training import shards
 
-    run = services.critique_revision_start(
+    run = cr_start(
         team=team,
         user=author,
         version=ready["version"],
@@ -117,7 +115,7 @@ def test_the_database_refuses_duplicate_examples_and_rounds(team, author, ready,
         config=small_config(rounds=1),
         enqueue=False,
     )
-    execution.shard_execute(run.shards.get().pk)
+    shards.shard_execute(run.shards.get().pk)
     example = Example.objects.filter(run=run).first()
     with pytest.raises(IntegrityError), transaction.atomic():
         Example.objects.create(
@@ -131,10 +129,10 @@ def test_the_database_refuses_duplicate_examples_and_rounds(team, author, ready,
 
 
 def test_saving_a_batch_twice_leaves_one_row_each(team, author, ready, fake_llm) -> None:
-    from training import execution
     from training.engine.critique_revision import StageOutput
+    from training.kinds.critique_revision import DbResultStore
 
-    run = services.critique_revision_start(
+    run = cr_start(
         team=team,
         user=author,
         version=ready["version"],
@@ -144,7 +142,7 @@ def test_saving_a_batch_twice_leaves_one_row_each(team, author, ready, fake_llm)
         enqueue=False,
     )
     prompt_ids = list(ready["prompt_set"].prompts.order_by("index").values_list("id", flat=True))
-    store = execution.DbResultStore(run, 0, 8, prompt_ids)
+    store = DbResultStore(run, 0, 8, prompt_ids)
     principle = ready["version"].principles.first()
     batch = [
         StageOutput(index=i, prompt=PROMPTS[i], text=f"a{i}", tokens=2, finish_reason="stop")
@@ -221,8 +219,10 @@ def test_the_shell_commands_import_launch_inline_report_and_cancel(
     )
     assert "3 prompts" in out.getvalue()
     version = f"{ready['version'].constitution.name}@{ready['version'].number}"
+    tokens = [f"--set={stage}.max_new_tokens=4" for stage in ("answer", "critique", "revision")]
     call_command(
-        "run_critique_revision",
+        "run_start",
+        "critique_revision",
         "--team",
         team.slug,
         "--version",
@@ -231,11 +231,10 @@ def test_the_shell_commands_import_launch_inline_report_and_cancel(
         "cli",
         "--model",
         "fake",
-        "--rounds",
-        "2",
-        "--max-new-tokens",
-        "4",
-        "--prompts",
+        "--set",
+        "rounds=2",
+        *tokens,
+        "--prompt-selection",
         "all",
         "--inline",
         stdout=out,
@@ -249,7 +248,8 @@ def test_the_shell_commands_import_launch_inline_report_and_cancel(
     assert f"run #{run.pk}" in out.getvalue() and "succeeded" in out.getvalue()
     with django_capture_on_commit_callbacks(execute=False) as queued:
         call_command(
-            "run_critique_revision",
+            "run_start",
+            "critique_revision",
             "--team",
             team.slug,
             "--version",
@@ -258,7 +258,7 @@ def test_the_shell_commands_import_launch_inline_report_and_cancel(
             "cli",
             "--model",
             "fake",
-            "--prompts",
+            "--prompt-selection",
             "all",
             stdout=out,
         )
@@ -271,7 +271,8 @@ def test_the_shell_commands_import_launch_inline_report_and_cancel(
         call_command("run_cancel", str(queued_run.pk), stdout=out)
     with pytest.raises(CommandError, match="rounds must be"):
         call_command(
-            "run_critique_revision",
+            "run_start",
+            "critique_revision",
             "--team",
             team.slug,
             "--version",
@@ -280,7 +281,7 @@ def test_the_shell_commands_import_launch_inline_report_and_cancel(
             "cli",
             "--model",
             "fake",
-            "--rounds",
-            "7",
+            "--set",
+            "rounds=7",
             stdout=out,
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.factories import published_demo_version
-from tests.training.run_fixtures import small_config
+from tests.training.run_fixtures import cr_start, small_config
 from tests.training.worker_process import Worker, purge_queues, wait_for
 from training import services
 from training.models import Example, ExampleRound, Run, RunShard, RunStatus
@@ -29,7 +29,7 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_run_ends_with_no_loss_or_du
     model = services.model_register(team=team, user=author, name="tiny", path=str(tiny_model_dir))
     purge_queues()
     # batch_size 1: one example per batch, so there is a "middle" to kill the worker in.
-    run = services.critique_revision_start(
+    run = cr_start(
         team=team,
         user=author,
         version=version,

@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from tests.factories import published_demo_version
 from tests.training import run_fixtures
-from tests.training.run_fixtures import PROMPTS, small_config
-from training import execution, services, tasks
+from tests.training.run_fixtures import PROMPTS, cr_start, small_config
+from training import services, tasks, worker_models
+from training import shards as shard_work
 from training.engine.critique_revision import CritiqueRevisionConfig
 from training.models import Example, ExampleRound, Run, RunShard, RunStatus
 
@@ -41,9 +42,9 @@ def model(team, author, fake_model_dir: Path, fake_llm):
 
 @pytest.fixture
 def tiny_model(team, author, tiny_model_dir: Path):
-    execution.backend_cache_clear()
+    worker_models.backend_cache_clear()
     yield services.model_register(team=team, user=author, name="tiny", path=str(tiny_model_dir))
-    execution.backend_cache_clear()
+    worker_models.backend_cache_clear()
 
 
 @pytest.fixture
@@ -54,7 +55,7 @@ def start(team, author, version, prompt_set, request, django_capture_on_commit_c
         if "model" not in values:
             values["model"] = request.getfixturevalue("model")
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            run = services.critique_revision_start(
+            run = cr_start(
                 team=team,
                 user=author,
                 version=version,
@@ -121,15 +122,15 @@ def test_the_model_is_loaded_once_per_worker_process(start, fake_llm) -> None:
 def test_a_second_delivery_of_a_shard_does_nothing(start) -> None:
     run, _ = start()
     shard = run.shards.first()
-    assert execution.shard_execute(shard.pk) == RunStatus.SUCCEEDED
-    assert execution.shard_execute(shard.pk) == "skipped"
+    assert shard_work.shard_execute(shard.pk) == RunStatus.SUCCEEDED
+    assert shard_work.shard_execute(shard.pk) == "skipped"
     assert Example.objects.filter(run=run).count() == 4
 
 
 def test_cancel_stops_between_batches_and_keeps_what_was_done(start, monkeypatch) -> None:
     run, _ = start(shard_size=100)
     calls = {"n": 0}
-    real = execution.run_refresh_progress
+    real = shard_work.run_refresh_progress
 
     def progress_then_cancel(run_id, **kw):
         real(run_id, **kw)
@@ -137,7 +138,7 @@ def test_cancel_stops_between_batches_and_keeps_what_was_done(start, monkeypatch
         if calls["n"] == 3:  # after the second batch of answers
             services.run_cancel(run=Run.objects.get(pk=run_id))
 
-    monkeypatch.setattr(execution, "run_refresh_progress", progress_then_cancel)
+    monkeypatch.setattr(shard_work, "run_refresh_progress", progress_then_cancel)
     run_all_shards(run)
     run.refresh_from_db()
     assert run.status == RunStatus.CANCELLED
@@ -158,18 +159,18 @@ def test_a_failed_shard_fails_the_run_with_its_error_and_resume_finishes_it(
     start, monkeypatch
 ) -> None:
     run, _ = start()
-    real_for = execution.backend_for
+    real_for = shard_work.backends_for
 
     class Broken(Exception):
         pass
 
-    def explode(spec):
+    def explode(*specs):
         raise Broken("CUDA out of memory (simulated)")
 
-    monkeypatch.setattr(execution, "backend_for", explode)
+    monkeypatch.setattr(shard_work, "backends_for", explode)
     shards = list(run.shards.order_by("index"))
     tasks.run_shard.apply(args=[shards[0].pk])
-    monkeypatch.setattr(execution, "backend_for", real_for)
+    monkeypatch.setattr(shard_work, "backends_for", real_for)
     for shard in shards[1:]:
         tasks.run_shard.apply(args=[shard.pk])
     run.refresh_from_db()
@@ -197,7 +198,7 @@ def test_a_failed_shard_fails_the_run_with_its_error_and_resume_finishes_it(
 def test_the_reaper_requeues_a_shard_whose_worker_went_quiet(start) -> None:
     run, _ = start()
     shard = run.shards.first()
-    attempt = execution.shard_claim(shard.pk, "dead-worker")
+    attempt = shard_work.shard_claim(shard.pk, "dead-worker")
     assert attempt == 1
     RunShard.objects.filter(pk=shard.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
     import django.test
@@ -208,8 +209,8 @@ def test_the_reaper_requeues_a_shard_whose_worker_went_quiet(start) -> None:
     shard.refresh_from_db()
     assert shard.status == RunStatus.QUEUED and shard.lost == 1
     # The old owner wakes up: its fencing token no longer matches, so it writes nothing.
-    assert not execution._mine(shard.pk, attempt).update(done_units=99)
-    assert execution.shard_execute(shard.pk) == RunStatus.SUCCEEDED
+    assert not shard_work.owned(shard.pk, attempt).update(done_units=99)
+    assert shard_work.shard_execute(shard.pk) == RunStatus.SUCCEEDED
     shard.refresh_from_db()
     assert shard.attempts == 2 and shard.done_units == shard.total_units
 
@@ -217,7 +218,7 @@ def test_the_reaper_requeues_a_shard_whose_worker_went_quiet(start) -> None:
 def test_a_fresh_heartbeat_is_not_reaped(start) -> None:
     run, _ = start()
     shard = run.shards.first()
-    execution.shard_claim(shard.pk, "busy-worker")
+    shard_work.shard_claim(shard.pk, "busy-worker")
     assert services.runs_reap_stale(stale_seconds=60) == []
 
 
@@ -225,7 +226,7 @@ def test_a_shard_that_keeps_killing_workers_fails_instead_of_looping(start) -> N
     run, _ = start()
     shard = run.shards.first()
     for _ in range(services.MAX_SHARD_ATTEMPTS):
-        execution.shard_claim(shard.pk, "w")
+        shard_work.shard_claim(shard.pk, "w")
         RunShard.objects.filter(pk=shard.pk).update(
             heartbeat_at=timezone.now() - timedelta(hours=1)
         )
@@ -255,7 +256,7 @@ def test_the_db_store_gives_the_same_results_as_the_engine_in_memory(start, tiny
     assert Run.objects.get(pk=run.pk).status == RunStatus.SUCCEEDED
     content = version_content(version_with_content(run.constitution_version_id))
     store = InMemoryResultStore()
-    backend = execution.backend_for(tiny_model.to_spec())
+    backend = worker_models.backend_for(tiny_model.to_spec())
     for shard in run.shards.order_by("index"):
         run_critique_revision(
             prompts=PROMPTS,

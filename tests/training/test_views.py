@@ -14,8 +14,8 @@ from django.urls import reverse
 
 from tests.factories import published_demo_version
 from tests.training import run_fixtures
-from tests.training.run_fixtures import PROMPTS, small_config
-from training import execution, services
+from tests.training.run_fixtures import PROMPTS, cr_start, small_config
+from training import services, shards
 from training.models import Example, ModelEntry, Prompt, PromptSet, Run, RunStatus
 
 # Fixtures shared with the other run tests (pytest finds them by module name).
@@ -35,7 +35,7 @@ def setup(cast, team, author, fake_model_dir, fake_llm, django_capture_on_commit
     )
     model = services.model_register(team=team, user=author, name="fake", path=str(fake_model_dir))
     with django_capture_on_commit_callbacks(execute=False):
-        run = services.critique_revision_start(
+        run = cr_start(
             team=team,
             user=author,
             version=version,
@@ -46,7 +46,7 @@ def setup(cast, team, author, fake_model_dir, fake_llm, django_capture_on_commit
             prompt_selection="all",
         )
     for shard in run.shards.all():
-        execution.shard_execute(shard.pk)
+        shards.shard_execute(shard.pk)
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED
     return {"version": version, "prompt_set": prompt_set, "model": model, "run": run, "team": team}
@@ -87,7 +87,7 @@ def write_actions(setup, fake_model_dir, role: str) -> dict[str, tuple[str, dict
     slug, run = setup["team"].slug, setup["run"]
     return {
         "launch": (
-            reverse("run_list", args=[slug]),
+            reverse("run_launch", args=[slug, "critique_revision"]),
             launch_data(setup),
         ),
         "cancel": (reverse("run_cancel", args=[slug, run.pk]), {}),
@@ -130,7 +130,8 @@ def launch_data(setup, **changes) -> dict:
     for stage in ("answer", "critique", "revision"):
         data |= {f"{stage}_temperature": 0.7, f"{stage}_top_p": 0.95, f"{stage}_max_new_tokens": 8}
     data.update(changes)
-    return data
+    # Every launch form is prefixed with its kind (several kinds can share one page).
+    return {f"critique_revision-{k}": v for k, v in data.items()}
 
 
 def post(client, url: str, data: dict):
@@ -171,12 +172,13 @@ def test_the_launch_form_offers_only_published_versions_and_the_teams_objects(
     )
     foreign = ModelEntry.objects.create(team=other_team, name="theirs", path=str(fake_model_dir))
     client = client_for(author)
-    page = client.get(reverse("run_list", args=[team.slug])).content.decode()
+    page = client.get(reverse("run_launch", args=[team.slug, "critique_revision"])).content.decode()
     assert f'value="{setup["version"].pk}"' in page
     assert "Draft one" not in page and "theirs" not in page
     for field, bad in (("version", draft.pk), ("model", foreign.pk)):
         response = client.post(
-            reverse("run_list", args=[team.slug]), launch_data(setup, **{field: bad})
+            reverse("run_launch", args=[team.slug, "critique_revision"]),
+            launch_data(setup, **{field: bad}),
         )
         assert response.status_code == 400
         assert "Select a valid choice" in response.content.decode()
@@ -188,7 +190,7 @@ def test_launching_from_the_form_queues_the_shards_and_shows_the_run(
 ) -> None:
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = client_for(author).post(
-            reverse("run_list", args=[team.slug]), launch_data(setup)
+            reverse("run_launch", args=[team.slug, "critique_revision"]), launch_data(setup)
         )
     run = Run.objects.exclude(pk=setup["run"].pk).get()
     assert response.status_code == 302 and response["Location"] == reverse(
@@ -201,7 +203,8 @@ def test_launching_from_the_form_queues_the_shards_and_shows_the_run(
 
 def test_bad_sampling_values_are_refused_by_the_form(setup, team, author, client_for) -> None:
     response = client_for(author).post(
-        reverse("run_list", args=[team.slug]), launch_data(setup, rounds=5, critique_top_p=0)
+        reverse("run_launch", args=[team.slug, "critique_revision"]),
+        launch_data(setup, rounds=5, critique_top_p=0),
     )
     assert response.status_code == 400
     assert Run.objects.count() == 1
@@ -225,7 +228,7 @@ def test_the_progress_fragment_polls_while_running_and_stops_with_286(
     assert "critique" in body and "12.5 tok/s" in body and "ETA 42 s" in body
     assert "HX-Request" in running["Vary"]
     full = client.get(url).content.decode()
-    assert "<html" in full and 'id="progress"' in full
+    assert "<html" in full and 'id="live"' in full
 
 
 def test_a_failed_run_shows_its_error_and_a_resume_button(setup, team, author, client_for) -> None:
@@ -242,7 +245,7 @@ def test_cancel_from_the_page_cancels_a_queued_run(
     setup, team, author, client_for, django_capture_on_commit_callbacks
 ) -> None:
     with django_capture_on_commit_callbacks(execute=False):
-        run = services.critique_revision_start(
+        run = cr_start(
             team=team,
             user=author,
             version=setup["version"],
@@ -390,9 +393,9 @@ def test_each_bad_prompt_file_is_rejected_with_its_problems_and_nothing_imported
 def test_a_file_over_the_upload_limit_is_refused_before_parsing(
     team, author, client_for, monkeypatch
 ) -> None:
-    from training import views
+    from training.views import catalog
 
-    monkeypatch.setattr(views, "MAX_UPLOAD_BYTES", 10)
+    monkeypatch.setattr(catalog, "MAX_UPLOAD_BYTES", 10)
     upload = io.BytesIO(b"one prompt\nanother prompt\n")
     upload.name = "p.txt"
     response = client_for(author).post(

@@ -26,7 +26,8 @@ from constitutions import services as cs
 from constitutions.content import DEMO_CONSTITUTION
 from training import services
 from training.engine.critique_revision import CritiqueRevisionConfig, StageOutput
-from training.execution import DbResultStore, run_settle
+from training.kinds.critique_revision import DbResultStore
+from training.shards import run_settle
 from training.models import RunShard
 
 user = get_user_model().objects.create_user("w", password="x")
@@ -37,9 +38,9 @@ version = cs.version_publish(version=version, user=user, changelog="x")
 ps = services.promptset_import(team=team, user=user, name="p", data=b"a\nb\nc\n", filename="p.txt",
                                held_out_fraction=0.0)
 model = services.model_register(team=team, user=user, name="m", path=sys.argv[1])
-run = services.critique_revision_start(team=team, user=user, version=version, prompt_set=ps, model=model,
-                                       config=CritiqueRevisionConfig(rounds=1), prompt_selection="all",
-                                       enqueue=False)
+run = services.run_start(kind="critique_revision", team=team, user=user,
+                         inputs={"version": version, "prompt_set": ps, "model": model, "prompt_selection": "all"},
+                         config=CritiqueRevisionConfig(rounds=1).to_dict(), enqueue=False)
 prompt_ids = list(ps.prompts.order_by("index").values_list("id", flat=True))
 store = DbResultStore(run, 0, 3, prompt_ids)
 p = version.principles.first()
@@ -64,7 +65,9 @@ form = {"version": version.pk, "prompt_set": ps.pk, "prompt_selection": "all", "
         "seed": 0, "batch_size": 4, "shard_size": 2}
 for stage in ("answer", "critique", "revision"):
     form.update({f"{stage}_temperature": 0.7, f"{stage}_top_p": 0.95, f"{stage}_max_new_tokens": 8})
-codes["launch"] = client.post(reverse("run_list", args=[team.slug]), form).status_code
+form = {f"critique_revision-{k}": v for k, v in form.items()}
+codes["launch_page"] = client.get(reverse("run_launch", args=[team.slug, "critique_revision"])).status_code
+codes["launch"] = client.post(reverse("run_launch", args=[team.slug, "critique_revision"]), form).status_code
 heavy = sorted(m for m in ("torch", "transformers", "vllm", "trl", "datasets") if m in sys.modules)
 print(json.dumps({"codes": codes, "heavy": heavy, "startup": startup}))
 """
@@ -103,5 +106,6 @@ def test_the_web_process_serves_every_training_page_without_importing_torch(tmp_
         "model_list": 200,
         "export_trl": 200,
         "htmx_progress": 286,
+        "launch_page": 200,
         "launch": 302,
     }, report

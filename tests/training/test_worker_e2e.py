@@ -60,11 +60,14 @@ def test_a_run_launched_from_the_page_is_done_by_a_real_worker_with_the_demo_mod
     }
     for stage in ("answer", "critique", "revision"):
         form |= {f"{stage}_temperature": 0.7, f"{stage}_top_p": 0.95, f"{stage}_max_new_tokens": 16}
+    form = {f"critique_revision-{k}": v for k, v in form.items()}
 
     purge_queues()
     worker = Worker(tmp_path)
     try:
-        response = client_for(author).post(reverse("run_list", args=[team.slug]), form)
+        response = client_for(author).post(
+            reverse("run_launch", args=[team.slug, "critique_revision"]), form
+        )
         assert response.status_code == 302, response.content.decode()[:3000]
         run = Run.objects.get()
         wait_for(lambda: Run.objects.get(pk=run.pk).is_finished, timeout=600, worker=worker)

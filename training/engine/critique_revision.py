@@ -397,19 +397,6 @@ def plan_principles(
     return plan
 
 
-def shard_indices(n_examples: int, n_shards: int) -> list[list[int]]:
-    """Split ``range(n_examples)`` into ``n_shards`` contiguous, near-equal index lists."""
-    if n_shards < 1:
-        raise ValueError(f"n_shards must be >= 1, got {n_shards}")
-    base, extra = divmod(n_examples, n_shards)
-    shards, start = [], 0
-    for s in range(n_shards):
-        size = base + (1 if s < extra else 0)
-        shards.append(list(range(start, start + size)))
-        start += size
-    return shards
-
-
 # --------------------------------------------------------------------------------------
 # The pipeline
 

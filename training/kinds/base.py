@@ -9,10 +9,11 @@ and the ``run_start`` command only ask the spec.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from training.engine.sharding import split_evenly
 
 if TYPE_CHECKING:
     from cai_web.models import Team
@@ -30,24 +31,6 @@ class ShardPlan:
     total_units: int
     examples_total: int = 0
     shard_size: int = 0
-
-
-def split_evenly(n: int, shard_size: int) -> list[tuple[int, int]]:
-    """Near-equal contiguous ranges of at most ``shard_size`` items covering 0..n.
-
-    The one splitter of the project: ``run_start`` plans every kind's shards with it
-    and the tests exercise this same function.
-    """
-    if n < 0 or shard_size < 1:
-        raise ValueError(f"cannot split {n} items into shards of {shard_size}")
-    count = max(1, math.ceil(n / shard_size))
-    base, extra = divmod(n, count)
-    ranges, start = [], 0
-    for s in range(count):
-        size = base + (1 if s < extra else 0)
-        ranges.append((start, start + size))
-        start += size
-    return ranges
 
 
 def single_shard(total_units: int, examples_total: int = 0) -> ShardPlan:

@@ -38,10 +38,11 @@ INPUTS = (
 class LaunchSFT(TrainLaunchForm):
     inputs = INPUTS
     min_rounds = forms.IntegerField(
+        required=False,
         min_value=1,
         max_value=4,
         initial=1,
-        help_text="Export examples with at least this many revisions.",
+        help_text="Export examples with at least this many revisions (default 1).",
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

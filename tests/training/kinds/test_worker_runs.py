@@ -54,7 +54,9 @@ def _losses(run: Run) -> list[float]:
 def test_an_sft_run_trains_on_the_critique_revision_export_and_registers_the_model(
     team, author, cr_run, tiny
 ) -> None:
-    run = start("sft", team=team, user=author, source_run=cr_run, model=tiny, config={"train": TRAIN})
+    run = start(
+        "sft", team=team, user=author, source_run=cr_run, model=tiny, config={"train": TRAIN}
+    )
     assert run.config["train"]["completion_only_loss"] is True
     assert run.config["train"]["output_dir"].endswith(f"runs/{run.pk}/train")
     run = execute(run)
@@ -233,7 +235,9 @@ def test_an_evaluation_run_stores_the_win_rate_with_its_interval_and_refusals(
 def test_a_cancelled_training_run_keeps_its_checkpoint_and_resumes_from_it(
     team, author, cr_run, tiny, monkeypatch
 ) -> None:
-    run = start("sft", team=team, user=author, source_run=cr_run, model=tiny, config={"train": TRAIN})
+    run = start(
+        "sft", team=team, user=author, source_run=cr_run, model=tiny, config={"train": TRAIN}
+    )
     real = ShardContext.should_stop
 
     def stop_after_two_steps(self) -> bool:
@@ -256,7 +260,9 @@ def test_a_cancelled_training_run_keeps_its_checkpoint_and_resumes_from_it(
 
 
 def test_a_failed_run_shows_its_error_and_can_be_resumed(team, author, cr_run, tiny) -> None:
-    run = start("sft", team=team, user=author, source_run=cr_run, model=tiny, config={"train": TRAIN})
+    run = start(
+        "sft", team=team, user=author, source_run=cr_run, model=tiny, config={"train": TRAIN}
+    )
     Run.objects.filter(pk=run.pk).update(
         config={**run.config, "train": {**run.config["train"], "model_path": "/nonexistent"}}
     )
@@ -288,7 +294,9 @@ def test_labelling_refuses_a_zero_temperature(team, author, version, prompt_set,
 
 
 def test_the_config_json_is_rebuilt_strictly(team, author, cr_run, tiny) -> None:
-    run = start("sft", team=team, user=author, source_run=cr_run, model=tiny, config={"train": TRAIN})
+    run = start(
+        "sft", team=team, user=author, source_run=cr_run, model=tiny, config={"train": TRAIN}
+    )
     assert run.config_object().train.max_steps == 3
     Run.objects.filter(pk=run.pk).update(config={**run.config, "min_rounds": True})
     run.refresh_from_db()

@@ -1,4 +1,4 @@
-"""RL-CAI stages through real Celery worker processes.
+"""Run kinds after critique–revision through real Celery worker processes.
 
 1. kill -9 a worker in the middle of SFT training; the reaper re-queues the shard and a
    second worker resumes from the last checkpoint (tiny random Llama).
@@ -20,20 +20,20 @@ from django.urls import reverse
 from labelling import services as labelling_services
 from labelling.models import Comparison, LabelSet
 from tests.factories import published_demo_version
-from tests.training import rlcai_fixtures
-from tests.training.run_fixtures import small_config
+from tests.training import kind_fixtures
+from tests.training.kind_fixtures import start
+from tests.training.run_fixtures import cr_start, small_config
 from tests.training.worker_process import Worker, purge_queues, wait_for
-from training import rlcai, services
+from training import services
 from training.models import ModelEntry, Run, RunMetric, RunShard, RunStatus
-from training.rlcai_config import LabellingRunConfig
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-version = rlcai_fixtures.version
-prompt_set = rlcai_fixtures.prompt_set
-tiny = rlcai_fixtures.tiny
-artifacts = rlcai_fixtures.artifacts
-cr_run = rlcai_fixtures.cr_run
+version = kind_fixtures.version
+prompt_set = kind_fixtures.prompt_set
+tiny = kind_fixtures.tiny
+artifacts = kind_fixtures.artifacts
+cr_run = kind_fixtures.cr_run
 
 MAX_STEPS = 40
 
@@ -42,19 +42,23 @@ def test_sft_killed_mid_training_resumes_from_its_checkpoint_on_another_worker(
     team, author, cr_run, tiny, tmp_path
 ) -> None:
     purge_queues()
-    run = rlcai.sft_start(
+    run = start(
+        "sft",
         team=team,
         user=author,
         source_run=cr_run,
         model=tiny,
-        train={
-            "max_steps": MAX_STEPS,
-            "logging_steps": 1,
-            "save_steps": 4,
-            "per_device_batch_size": 2,
-            "max_length": 96,
-            "learning_rate": 1e-3,
+        config={
+            "train": {
+                "max_steps": MAX_STEPS,
+                "logging_steps": 1,
+                "save_steps": 4,
+                "per_device_batch_size": 2,
+                "max_length": 96,
+                "learning_rate": 1e-3,
+            }
         },
+        enqueue=True,
     )
     shard = RunShard.objects.get(run=run)
     output = Path(run.config["train"]["output_dir"])
@@ -141,7 +145,7 @@ def test_the_full_chain_on_the_demo_model_through_a_real_worker(
     purge_queues()
     worker = Worker(tmp_path, "chain")
     try:
-        cr = services.critique_revision_start(
+        cr = cr_start(
             team=team,
             user=author,
             version=version,
@@ -152,10 +156,19 @@ def test_the_full_chain_on_the_demo_model_through_a_real_worker(
         )
         cr = _finish(cr, worker)
         train = {"max_steps": 3, "per_device_batch_size": 2, "max_length": 256, "logging_steps": 1}
-        sft = rlcai.sft_start(team=team, user=author, source_run=cr, model=base, train=train)
+        sft = start(
+            "sft",
+            team=team,
+            user=author,
+            source_run=cr,
+            model=base,
+            config={"train": train},
+            enqueue=True,
+        )
         sft = _finish(sft, worker)
         sft_model = ModelEntry.objects.get(source_run=sft)
-        labelling = rlcai.labelling_start(
+        labelling = start(
+            "labelling",
             team=team,
             user=author,
             prompt_set=prompt_set,
@@ -163,7 +176,8 @@ def test_the_full_chain_on_the_demo_model_through_a_real_worker(
             judge=base,
             version=version,
             prompt_selection="all",
-            config=LabellingRunConfig(seed=1, max_new_tokens=16, batch_size=4),
+            config={"seed": 1, "max_new_tokens": 16, "batch_size": 4},
+            enqueue=True,
         )
         labelling = _finish(labelling, worker)
         label_set = labelling.output_label_set
@@ -193,12 +207,14 @@ def test_the_full_chain_on_the_demo_model_through_a_real_worker(
         label_set.refresh_from_db()
         assert label_set.status == LabelSet.Status.APPROVED
 
-        dpo = rlcai.dpo_start(
+        dpo = start(
+            "dpo",
             team=team,
             user=author,
             label_set=label_set,
             model=sft_model,
-            train={**train, "learning_rate": 1e-5},
+            config={"train": {**train, "learning_rate": 1e-5}},
+            enqueue=True,
         )
         dpo = _finish(dpo, worker)
     finally:

@@ -1,7 +1,8 @@
-"""The RL-CAI pages as each member of the cast sees them: launch forms per kind, the
-stage run page (live charts, 286 when over, cost line, override), the lineage page,
-and the launch commands. Nothing trains here (runs are created with enqueue=False
-and their metrics written by hand); the trainers are tested in test_rlcai_runs.py."""
+"""The run pages of every kind as each member of the cast sees them: one launch page
+per kind, the run page (live charts, 286 when over, cost line, override), the lineage
+page, and ``run_start`` from the shell. Nothing trains here (runs are created with
+enqueue=False and their metrics written by hand); the kinds' work is tested in
+tests/training/kinds/."""
 
 from __future__ import annotations
 
@@ -19,10 +20,11 @@ from labelling.services import (
 )
 from tests.factories import published_demo_version
 from tests.training import run_fixtures
-from tests.training.run_fixtures import PROMPTS, small_config
-from training import rlcai, services
-from training.models import Run, RunKind, RunMetric, RunStatus
-from training.rlcai_config import EvaluationRunConfig, LabellingRunConfig
+from tests.training.kind_fixtures import start
+from tests.training.run_fixtures import PROMPTS, cr_start, small_config
+from training import services
+from training.kinds.registry import kinds
+from training.models import ModelEntry, Run, RunMetric, RunStatus
 
 fake_llm = run_fixtures.fake_llm
 fake_model_dir = run_fixtures.fake_model_dir
@@ -62,7 +64,7 @@ def setup(cast, team, author, fake_model_dir, settings, tmp_path):
         held_out_fraction=0.2,
     )
     model = services.model_register(team=team, user=author, name="fake", path=str(fake_model_dir))
-    cr = services.critique_revision_start(
+    cr = cr_start(
         team=team,
         user=author,
         version=version,
@@ -74,22 +76,27 @@ def setup(cast, team, author, fake_model_dir, settings, tmp_path):
     )
     Run.objects.filter(pk=cr.pk).update(status=RunStatus.SUCCEEDED)
     cr.refresh_from_db()
-    sft = rlcai.sft_start(
-        team=team, user=author, source_run=cr, model=model, train={"max_steps": 5}, enqueue=False
+    sft = start(
+        "sft",
+        team=team,
+        user=author,
+        source_run=cr,
+        model=model,
+        config={"train": {"max_steps": 5}},
     )
     sft_model = services.model_register(
         team=team, user=author, name="sft out", path=str(fake_model_dir), source_run=sft
     )
     Run.objects.filter(pk=sft.pk).update(status=RunStatus.SUCCEEDED, gpu_seconds=12.5, device="cpu")
-    labelling = rlcai.labelling_start(
+    labelling = start(
+        "labelling",
         team=team,
         user=author,
         prompt_set=prompt_set,
         policy=sft_model,
         judge=model,
         version=version,
-        config=LabellingRunConfig(max_new_tokens=4),
-        enqueue=False,
+        config={"max_new_tokens": 4},
     )
     out = labelling.output_label_set
     comparison_bulk_create(
@@ -104,14 +111,13 @@ def setup(cast, team, author, fake_model_dir, settings, tmp_path):
         examples_done=1000,
     )
     out.refresh_from_db()
-    dpo = rlcai.dpo_start(
+    dpo = start(
+        "dpo",
         team=team,
         user=author,
         label_set=out,
         model=sft_model,
-        train={"max_steps": 4},
-        override_reason="pilot before the audit",
-        enqueue=False,
+        config={"train": {"max_steps": 4}, "override_reason": "pilot before the audit"},
     )
     RunMetric.objects.bulk_create(
         [
@@ -121,7 +127,8 @@ def setup(cast, team, author, fake_model_dir, settings, tmp_path):
         ]
     )
     Run.objects.filter(pk=dpo.pk).update(status=RunStatus.RUNNING, done_units=3)
-    evaluation = rlcai.evaluation_start(
+    evaluation = start(
+        "evaluation",
         team=team,
         user=author,
         policy=sft_model,
@@ -129,8 +136,6 @@ def setup(cast, team, author, fake_model_dir, settings, tmp_path):
         judge=model,
         version=version,
         prompt_set=prompt_set,
-        config=EvaluationRunConfig(),
-        enqueue=False,
     )
     Run.objects.filter(pk=evaluation.pk).update(
         status=RunStatus.SUCCEEDED,
@@ -184,10 +189,10 @@ def test_members_read_every_stage_page(setup, cast, client_for, role) -> None:
 def test_outsiders_get_404_on_every_stage_url(setup, cast, client_for) -> None:
     client = client_for(cast["outsider"])
     slug = setup["team"].slug
-    urls = _read_urls(setup) + [reverse("stage_launch", args=[slug, k]) for k in ("sft", "dpo")]
+    urls = _read_urls(setup) + [reverse("run_launch", args=[slug, k]) for k in kinds()]
     for url in urls:
         assert client.get(url).status_code == 404, url
-    assert client.post(reverse("stage_launch", args=[slug, "dpo"]), {}).status_code == 404
+    assert client.post(reverse("run_launch", args=[slug, "dpo"]), {}).status_code == 404
 
 
 def test_anonymous_visitors_are_sent_to_log_in(setup, client_for) -> None:
@@ -201,20 +206,28 @@ def test_anonymous_visitors_are_sent_to_log_in(setup, client_for) -> None:
 def test_members_who_cannot_launch_get_403_and_no_forms(setup, cast, client_for, role) -> None:
     client = client_for(cast[role])
     slug = setup["team"].slug
-    assert client.post(reverse("stage_launch", args=[slug, "dpo"]), {}).status_code == 403
-    assert client.get(reverse("stage_launch", args=[slug, "sft"])).status_code == 403
-    assert 'id="rlcai-launch"' not in client.get(reverse("run_list", args=[slug])).content.decode()
+    assert client.post(reverse("run_launch", args=[slug, "dpo"]), {}).status_code == 403
+    assert client.get(reverse("run_launch", args=[slug, "sft"])).status_code == 403
+    assert 'id="launch"' not in client.get(reverse("run_list", args=[slug])).content.decode()
 
 
 @pytest.mark.parametrize("role", LAUNCH_ROLES)
-def test_launchers_see_one_form_per_stage_on_the_runs_page(setup, cast, client_for, role) -> None:
-    body = (
-        client_for(cast[role]).get(reverse("run_list", args=[setup["team"].slug])).content.decode()
-    )
-    for kind in ("sft", "labelling", "dpo", "reward", "evaluation"):
+def test_launchers_find_one_launch_page_per_kind_on_the_runs_page(
+    setup, cast, client_for, role
+) -> None:
+    client = client_for(cast[role])
+    body = client.get(reverse("run_list", args=[setup["team"].slug])).content.decode()
+    for kind in kinds():
         assert f'id="launch-{kind}"' in body
+        assert reverse("run_launch", args=[setup["team"].slug, kind]) in body
+    sft_page = client.get(reverse("run_launch", args=[setup["team"].slug, "sft"])).content.decode()
     # Only succeeded critique-revision runs are offered to SFT.
-    assert f'value="{setup["cr"].pk}"' in body
+    assert f'value="{setup["cr"].pk}"' in sft_page
+
+
+def test_an_unknown_kind_has_no_launch_page(setup, cast, client_for) -> None:
+    url = reverse("run_launch", args=[setup["team"].slug, "ppo"])
+    assert client_for(cast["author"]).get(url).status_code == 404
 
 
 def _dpo_post(setup, label_set, **extra):
@@ -239,7 +252,7 @@ def test_launching_dpo_on_an_unapproved_set_is_refused_without_a_reason(
 ) -> None:
     label_set = _label_set(setup["team"], cast["author"])
     client = client_for(cast["author"])
-    url = reverse("stage_launch", args=[setup["team"].slug, "dpo"])
+    url = reverse("run_launch", args=[setup["team"].slug, "dpo"])
     before = Run.objects.count()
     response = client.post(url, _dpo_post(setup, label_set))
     assert response.status_code == 400
@@ -249,7 +262,7 @@ def test_launching_dpo_on_an_unapproved_set_is_refused_without_a_reason(
         response = client.post(url, _dpo_post(setup, label_set, override_reason="pilot"))
     assert response.status_code == 302
     run = Run.objects.latest("pk")
-    assert run.kind == RunKind.DPO and run.override_reason == "pilot"
+    assert run.kind == "dpo" and run.override_reason == "pilot"
     assert len(callbacks) == 1  # one task on the gpu queue, after commit
     assert response["Location"] == reverse("run_detail", args=[setup["team"].slug, run.pk])
     page = client.get(response["Location"]).content.decode()
@@ -260,7 +273,7 @@ def test_launching_dpo_on_an_approved_set_needs_no_reason(setup, cast, client_fo
     label_set = _label_set(setup["team"], cast["author"])
     LabelSet.objects.filter(pk=label_set.pk).update(status="approved")
     response = client_for(cast["author"]).post(
-        reverse("stage_launch", args=[setup["team"].slug, "dpo"]), _dpo_post(setup, label_set)
+        reverse("run_launch", args=[setup["team"].slug, "dpo"]), _dpo_post(setup, label_set)
     )
     assert response.status_code == 302
     assert Run.objects.latest("pk").override_reason == ""
@@ -318,7 +331,7 @@ def test_each_launch_form_starts_its_kind(setup, cast, client_for) -> None:
     }
     for kind, data in posts.items():
         response = client.post(
-            reverse("stage_launch", args=[slug, kind]), {f"{kind}-{k}": v for k, v in data.items()}
+            reverse("run_launch", args=[slug, kind]), {f"{kind}-{k}": v for k, v in data.items()}
         )
         assert response.status_code == 302, (kind, response.content.decode()[-3000:])
         run = Run.objects.latest("pk")
@@ -395,44 +408,155 @@ def test_the_dpo_command_refuses_an_unapproved_set_and_records_an_override(setup
 
     label_set = _label_set(setup["team"], cast["author"], name="cmd labels")
     args = [
-        "run_dpo",
+        "run_start",
+        "dpo",
         "--team",
         setup["team"].slug,
         "--label-set",
         str(label_set.pk),
         "--model",
         "sft out",
-        "--max-steps",
-        "2",
+        "--set",
+        "train.max_steps=2",
     ]
     with pytest.raises(CommandError, match="not approved"):
         call_command(*args)
     call_command(*args, "--override-reason", "from the shell")
-    assert Run.objects.latest("pk").override_reason == "from the shell"
-
-
-def test_the_stage_commands_start_their_runs(setup, cast) -> None:
-    s, slug = setup, setup["team"].slug
-    call_command("run_sft", "--team", slug, "--source-run", str(s["cr"].pk), "--model", "fake")
-    assert Run.objects.latest("pk").kind == "sft"
-    call_command(
-        "run_labelling",
-        *("--team", slug, "--prompt-set", "locks", "--policy", "sft out", "--judge", "fake"),
-        *("--version", str(s["version"].pk), "--k", "2", "--cot"),
-    )
     run = Run.objects.latest("pk")
-    assert (
-        run.kind == "labelling" and run.config["mode"] == "cot" and run.config["k_principles"] == 2
+    assert run.override_reason == "from the shell" and run.config["train"]["max_steps"] == 2
+
+
+def test_run_start_refuses_a_reward_model_as_a_dpo_policy_with_the_reason(setup, cast) -> None:
+    from django.core.management.base import CommandError
+
+    label_set = _label_set(setup["team"], cast["author"], name="rm labels")
+    reward_model = ModelEntry.objects.create(
+        team=setup["team"],
+        name="rm",
+        path=setup["model"].path,
+        options={"reward_model": True},
     )
-    call_command(
-        "run_reward",
-        *("--team", slug, "--label-set", str(s["labelling"].output_label_set_id)),
-        *("--model", "fake", "--override-reason", "x", "--eval-fraction", "0.2"),
-    )
-    assert Run.objects.latest("pk").config["train"]["eval_fraction"] == 0.2
-    call_command(
-        "run_evaluation",
-        *("--team", slug, "--policy", "sft out", "--base", "fake", "--judge", "fake"),
-        *("--version", str(s["version"].pk), "--prompt-set", "locks", "--benign", "3"),
-    )
-    assert Run.objects.latest("pk").kind == "evaluation"
+    before = Run.objects.count()
+    with pytest.raises(CommandError, match="rm is a reward model"):
+        call_command(
+            "run_start",
+            "dpo",
+            *("--team", setup["team"].slug, "--label-set", str(label_set.pk), "--model", "rm"),
+            *("--override-reason", "x"),
+        )
+    with pytest.raises(services.TrainingError, match="cannot be trained as a policy") as caught:
+        start(
+            "dpo",
+            team=setup["team"],
+            user=cast["author"],
+            label_set=label_set,
+            model=reward_model,
+            config={"override_reason": "x"},
+        )
+    assert caught.value.field == "model"
+    assert Run.objects.count() == before
+    # The form offers exactly what the service accepts: the reward model is not a choice.
+    form = kinds()["dpo"].form_class(team=setup["team"], prefix="dpo")
+    assert reward_model not in form.fields["model"].queryset
+    assert setup["sft_model"] in form.fields["model"].queryset
+
+
+@pytest.mark.parametrize(
+    ("inputs", "config", "field", "message"),
+    [
+        ({"judge": None}, {}, "judge", "takes no input judge"),
+        ({}, {"trian": {}}, "config", "unknown field"),
+        ({}, {"train": {"max_steps": True}}, "max_steps", "must be an integer"),
+        ({}, {"train": {"model_path": "/elsewhere"}}, "config", "Unknown training option"),
+        ({}, {"min_rounds": "2"}, "config", "min_rounds: must be an integer"),
+    ],
+)
+def test_run_start_names_the_field_it_refuses(setup, cast, inputs, config, field, message) -> None:
+    before = Run.objects.count()
+    with pytest.raises(services.TrainingError, match=message) as caught:
+        start(
+            "sft",
+            team=setup["team"],
+            user=cast["author"],
+            **{"source_run": setup["cr"], "model": setup["model"], **inputs},
+            config=config,
+        )
+    assert caught.value.field == field
+    assert Run.objects.count() == before
+
+
+def test_run_start_refuses_an_unknown_kind() -> None:
+    with pytest.raises(services.TrainingError, match="Unknown run kind 'ppo'; the kinds are"):
+        services.run_start(kind="ppo", team=None, user=None, inputs={})
+
+
+def test_every_recipe_starts_its_kind_through_run_start(setup, cast) -> None:
+    from pathlib import Path
+
+    from django.conf import settings
+
+    s, slug = setup, setup["team"].slug
+    inputs = {
+        "critique_revision": (
+            "--version",
+            str(s["version"].pk),
+            "--prompt-set",
+            "locks",
+            "--model",
+            "fake",
+        ),
+        "sft": ("--source-run", str(s["cr"].pk), "--model", "fake"),
+        "labelling": (
+            "--prompt-set",
+            "locks",
+            "--policy",
+            "sft out",
+            "--judge",
+            "fake",
+            "--version",
+            str(s["version"].pk),
+        ),
+        "dpo": (
+            "--label-set",
+            str(s["labelling"].output_label_set_id),
+            "--model",
+            "fake",
+            "--override-reason",
+            "x",
+        ),
+        "reward": (
+            "--label-set",
+            str(s["labelling"].output_label_set_id),
+            "--model",
+            "fake",
+            "--override-reason",
+            "x",
+        ),
+        "evaluation": (
+            "--policy",
+            "sft out",
+            "--base",
+            "fake",
+            "--judge",
+            "fake",
+            "--version",
+            str(s["version"].pk),
+            "--prompt-set",
+            "locks",
+        ),
+    }
+    recipes = Path(settings.BASE_DIR) / "training" / "recipes" / "runs"
+    assert sorted(p.stem for p in recipes.glob("*.yaml")) == sorted(kinds())
+    for kind in kinds():
+        call_command(
+            "run_start",
+            kind,
+            "--team",
+            slug,
+            "--recipe",
+            str(recipes / f"{kind}.yaml"),
+            *inputs[kind],
+        )
+        run = Run.objects.latest("pk")
+        assert run.kind == kind and run.config_object() is not None
+    assert Run.objects.filter(kind="labelling").latest("pk").config["max_new_tokens"] == 64
