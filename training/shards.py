@@ -18,10 +18,12 @@ import logging
 import math
 import time
 import traceback
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from .models import ModelEntry, Run, RunMetric, RunShard, RunStatus
@@ -313,6 +315,55 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError | InterfaceError | ConnectionError)
 
 
+# A shard whose worker died this many times is failed instead of re-queued again:
+# something in it (a prompt, the model) kills workers, and a person should look.
+MAX_SHARD_ATTEMPTS = 5
+
+
+def shards_requeue_stale(*, stale_seconds: int | None = None, now: Any = None) -> list[int]:
+    """Put back in the queue the shards whose worker stopped sending heartbeats; return
+    their ids (the reaper task sends each a fresh task).
+
+    A worker killed mid-shard (OOM, preemption, kill -9) leaves its shard ``running``
+    with an old heartbeat. The shard goes back to ``queued`` (the caller queues its task); its
+    stored examples are kept and skipped. After ``MAX_SHARD_ATTEMPTS`` the shard fails
+    instead, so a poison shard cannot loop forever.
+    """
+    stale_seconds = settings.RUN_HEARTBEAT_STALE_SECONDS if stale_seconds is None else stale_seconds
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=stale_seconds)
+    stale = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True)
+    requeued: list[int] = []
+    for shard in RunShard.objects.filter(stale, status=RunStatus.RUNNING).only(
+        "pk", "run_id", "attempts", "lost"
+    ):
+        with transaction.atomic():
+            # The attempt number fences the shard: if the worker came back and wrote a
+            # heartbeat (or another reaper got here first) nothing matches.
+            fenced = RunShard.objects.filter(
+                stale, pk=shard.pk, status=RunStatus.RUNNING, attempts=shard.attempts
+            )
+            if shard.lost + 1 >= MAX_SHARD_ATTEMPTS:
+                if fenced.update(
+                    status=RunStatus.FAILED,
+                    finished_at=now,
+                    lost=F("lost") + 1,
+                    error=f"its worker stopped answering {shard.lost + 1} times; giving up",
+                ):
+                    run_settle(shard.run_id)
+                continue
+            if not fenced.update(status=RunStatus.QUEUED, worker="", error="", lost=F("lost") + 1):
+                continue
+            if Run.objects.filter(pk=shard.run_id, cancel_requested=True).exists():
+                RunShard.objects.filter(pk=shard.pk).update(
+                    status=RunStatus.CANCELLED, finished_at=now
+                )
+                run_settle(shard.run_id)
+                continue
+            requeued.append(shard.pk)
+    return requeued
+
+
 __all__ = [
     "ShardContext",
     "ShardLost",
@@ -323,4 +374,5 @@ __all__ = [
     "shard_claim",
     "shard_execute",
     "shard_give_up",
+    "shards_requeue_stale",
 ]

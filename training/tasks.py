@@ -40,11 +40,14 @@ def run_shard(self, shard_id: int) -> str:
 
 
 @shared_task(name="training.reap_stale_runs", queue="default", acks_late=True, max_retries=0)
-def reap_stale_runs() -> list[int]:
-    """Re-queue shards whose worker stopped sending heartbeats (beat runs this every minute)."""
-    from training.services import runs_reap_stale
+def reap_stale_runs(stale_seconds: int | None = None) -> list[int]:
+    """Re-queue shards whose worker stopped sending heartbeats (beat runs this every minute);
+    each gets a fresh task once the re-queue is committed."""
+    from training.shards import shards_requeue_stale
 
-    requeued = runs_reap_stale()
+    requeued = shards_requeue_stale(stale_seconds=stale_seconds)
+    for shard_id in requeued:
+        run_shard.delay_on_commit(shard_id)
     if requeued:
         logger.warning("re-queued stale shards %s", requeued)
     return requeued

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .defaults import DEFAULT_CATEGORIES, DEMO_CONSTITUTION
 from .limits import KEY_PATTERN, LIMITS, MAX_NAME, MAX_TEXT, ContentLimits
-from .parsing import problem_path
+from .parsing import content_from_dict, problem_path
 from .specs import (
     DEFAULT_COMPARISON_QUESTION,
     FEW_SHOT_FIELDS,
@@ -30,6 +30,7 @@ __all__ = [
     "ConstitutionContent",
     "ContentLimits",
     "ContentError",
+    "content_from_dict",
     "DEFAULT_CATEGORIES",
     "DEFAULT_COMPARISON_QUESTION",
     "DEMO_CONSTITUTION",

@@ -14,6 +14,7 @@ from .specs import (
     SCHEMA_VERSION,
     CategorySpec,
     ConstitutionContent,
+    ContentError,
     FewShotSpec,
     PrincipleSpec,
 )
@@ -92,6 +93,19 @@ def _label_problem(problem: str, labels: dict[str, str]) -> str:
     if item and item.group(0) in labels and problem[len(path) : len(path) + 1] == ":":
         return f"{path} ({labels[item.group(0)]}){problem[len(path) :]}"
     return problem
+
+
+def content_from_dict(d: Any) -> ConstitutionContent:
+    """Build content from its canonical dict form, raising ContentError listing every problem.
+
+    Checks field names and types first, then runs ``validate_content``; a field
+    already reported for its type is not reported again by the later checks.
+    """
+    content, problems = _from_dict(d)
+    if problems:
+        raise ContentError(problems)
+    assert content is not None
+    return content
 
 
 def _from_dict(d: Any) -> tuple[ConstitutionContent | None, list[str]]:

@@ -170,19 +170,3 @@ class ConstitutionContent:
             if p.key == key:
                 return p
         raise KeyError(f"no principle with key {key!r}")
-
-    @classmethod
-    def from_dict(cls, d: Any) -> ConstitutionContent:
-        """Build content from its canonical dict form, raising ContentError listing every problem.
-
-        Checks field names and types first, then runs ``validate_content``; a field
-        already reported for its type is not reported again by the later checks.
-        """
-        # parsing builds ConstitutionContent, so it imports this module, not the reverse.
-        from .parsing import _from_dict
-
-        content, problems = _from_dict(d)
-        if problems:
-            raise ContentError(problems)
-        assert content is not None
-        return content

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from constitutions.content import ConstitutionContent, ContentError, problem_path
+from constitutions.content import ContentError, content_from_dict, problem_path
 
 from .common import (
     _CAI_WEB,
@@ -118,7 +118,7 @@ def _import_cai_web(filename: str, doc: Any) -> ImportedConstitution:
             if k in doc
         }
         try:
-            content = ConstitutionContent.from_dict(body)
+            content = content_from_dict(body)
         except ContentError as exc:
             content_problems = exc.problems
     # The content checks name the principle and catch what a schema cannot (NaN,

@@ -19,6 +19,7 @@ from constitutions.content import (
     ContentError,
     FewShotSpec,
     PrincipleSpec,
+    content_from_dict,
     validate_content,
 )
 
@@ -114,7 +115,7 @@ def test_lists_are_stored_as_tuples_so_content_stays_hashable() -> None:
 
 
 def test_from_dict_round_trips_the_demo_constitution() -> None:
-    again = ConstitutionContent.from_dict(DEMO_CONSTITUTION.to_dict())
+    again = content_from_dict(DEMO_CONSTITUTION.to_dict())
     assert again == DEMO_CONSTITUTION
     assert again.content_hash() == DEMO_CONSTITUTION.content_hash()
 
@@ -128,7 +129,7 @@ def test_from_dict_lists_every_problem_at_once() -> None:
     d["few_shots"][0]["revision"] = ""
     d["extra"] = 1
     with pytest.raises(ContentError) as info:
-        ConstitutionContent.from_dict(d)
+        content_from_dict(d)
     problems = info.value.problems
     assert "categories[0].weight (Broadly safe): must be a number, got str" in problems
     assert "principles[2].weight (honesty): must be finite and >= 0, got nan" in problems
@@ -148,13 +149,13 @@ def test_from_dict_lists_every_problem_at_once() -> None:
 
 def test_from_dict_refuses_non_objects_and_unknown_schema_versions() -> None:
     with pytest.raises(ContentError, match="must be an object, got list"):
-        ConstitutionContent.from_dict([])
+        content_from_dict([])
     with pytest.raises(ContentError, match="unsupported schema version 2"):
-        ConstitutionContent.from_dict({"schema_version": 2})
+        content_from_dict({"schema_version": 2})
     with pytest.raises(ContentError, match="schema_version: required field is missing"):
-        ConstitutionContent.from_dict({"categories": []})
+        content_from_dict({"categories": []})
     with pytest.raises(ContentError, match=r"principles\[0\].enabled \(a\): must be true or false"):
-        ConstitutionContent.from_dict(
+        content_from_dict(
             {
                 "schema_version": 1,
                 "categories": [{"name": "A"}],

@@ -10,7 +10,7 @@ import pytest
 from tests.factories import published_demo_version
 from tests.training.run_fixtures import cr_start, small_config
 from tests.training.worker_process import Worker, purge_queues, wait_for
-from training import services
+from training import services, tasks
 from training.models import Example, ExampleRound, Run, RunShard, RunStatus
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -57,7 +57,7 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_run_ends_with_no_loss_or_du
     survivors = dict(Example.objects.filter(run=run).values_list("index", "id"))
     assert 4 <= len(survivors) < N_PROMPTS or shard.done_units < shard.total_units
 
-    assert services.runs_reap_stale(stale_seconds=0) == [shard.pk]
+    assert tasks.reap_stale_runs(stale_seconds=0) == [shard.pk]
 
     second = Worker(tmp_path, "second")
     try:

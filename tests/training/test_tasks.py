@@ -204,7 +204,7 @@ def test_the_reaper_requeues_a_shard_whose_worker_went_quiet(start) -> None:
     import django.test
 
     with django.test.TestCase.captureOnCommitCallbacks(execute=False) as callbacks:
-        assert services.runs_reap_stale(stale_seconds=60) == [shard.pk]
+        assert tasks.reap_stale_runs(stale_seconds=60) == [shard.pk]
     assert len(callbacks) == 1
     shard.refresh_from_db()
     assert shard.status == RunStatus.QUEUED and shard.lost == 1
@@ -219,18 +219,18 @@ def test_a_fresh_heartbeat_is_not_reaped(start) -> None:
     run, _ = start()
     shard = run.shards.first()
     shard_work.shard_claim(shard.pk, "busy-worker")
-    assert services.runs_reap_stale(stale_seconds=60) == []
+    assert tasks.reap_stale_runs(stale_seconds=60) == []
 
 
 def test_a_shard_that_keeps_killing_workers_fails_instead_of_looping(start) -> None:
     run, _ = start()
     shard = run.shards.first()
-    for _ in range(services.MAX_SHARD_ATTEMPTS):
+    for _ in range(shard_work.MAX_SHARD_ATTEMPTS):
         shard_work.shard_claim(shard.pk, "w")
         RunShard.objects.filter(pk=shard.pk).update(
             heartbeat_at=timezone.now() - timedelta(hours=1)
         )
-        services.runs_reap_stale(stale_seconds=60)
+        tasks.reap_stale_runs(stale_seconds=60)
     shard.refresh_from_db()
     assert shard.status == RunStatus.FAILED
     assert "stopped answering" in shard.error

@@ -7,18 +7,15 @@ from .models import model_register, trained_model_register
 from .prompt_sets import promptset_import, run_prompt_queryset
 from .runs import (
     DEFAULT_SHARD_SIZE,
-    MAX_SHARD_ATTEMPTS,
     MAX_SHARD_SIZE,
     enqueue_shards,
     run_cancel,
     run_resume,
     run_start,
-    runs_reap_stale,
 )
 
 __all__ = [
     "DEFAULT_SHARD_SIZE",
-    "MAX_SHARD_ATTEMPTS",
     "MAX_SHARD_SIZE",
     "PromptSetError",
     "TrainingError",
@@ -29,6 +26,5 @@ __all__ = [
     "run_prompt_queryset",
     "run_resume",
     "run_start",
-    "runs_reap_stale",
     "trained_model_register",
 ]

@@ -9,12 +9,9 @@ task per shard with ``delay_on_commit`` so a worker never sees an uncommitted ro
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from cai_web.models import Team
@@ -27,9 +24,6 @@ from ..shards import run_settle
 
 MAX_SHARD_SIZE = 100_000
 DEFAULT_SHARD_SIZE = 256
-# A shard whose worker died this many times is failed instead of re-queued again:
-# something in it (a prompt, the model) kills workers, and a person should look.
-MAX_SHARD_ATTEMPTS = 5
 
 
 def _user(user: Any) -> Any:
@@ -176,47 +170,3 @@ def run_resume(*, run: Run, user: Any = None) -> Run:
     enqueue_shards(shard_ids)
     run.refresh_from_db()
     return run
-
-
-def runs_reap_stale(*, stale_seconds: int | None = None, now=None) -> list[int]:
-    """Re-queue shards whose worker stopped sending heartbeats; return their ids.
-
-    A worker killed mid-shard (OOM, preemption, kill -9) leaves its shard ``running``
-    with an old heartbeat. The shard goes back to ``queued`` with a fresh task; its
-    stored examples are kept and skipped. After ``MAX_SHARD_ATTEMPTS`` the shard fails
-    instead, so a poison shard cannot loop forever.
-    """
-    stale_seconds = settings.RUN_HEARTBEAT_STALE_SECONDS if stale_seconds is None else stale_seconds
-    now = now or timezone.now()
-    cutoff = now - timedelta(seconds=stale_seconds)
-    stale = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True)
-    requeued: list[int] = []
-    for shard in RunShard.objects.filter(stale, status=RunStatus.RUNNING).only(
-        "pk", "run_id", "attempts", "lost"
-    ):
-        with transaction.atomic():
-            # The attempt number fences the shard: if the worker came back and wrote a
-            # heartbeat (or another reaper got here first) nothing matches.
-            fenced = RunShard.objects.filter(
-                stale, pk=shard.pk, status=RunStatus.RUNNING, attempts=shard.attempts
-            )
-            if shard.lost + 1 >= MAX_SHARD_ATTEMPTS:
-                if fenced.update(
-                    status=RunStatus.FAILED,
-                    finished_at=now,
-                    lost=F("lost") + 1,
-                    error=f"its worker stopped answering {shard.lost + 1} times; giving up",
-                ):
-                    run_settle(shard.run_id)
-                continue
-            if not fenced.update(status=RunStatus.QUEUED, worker="", error="", lost=F("lost") + 1):
-                continue
-            if Run.objects.filter(pk=shard.run_id, cancel_requested=True).exists():
-                RunShard.objects.filter(pk=shard.pk).update(
-                    status=RunStatus.CANCELLED, finished_at=now
-                )
-                run_settle(shard.run_id)
-                continue
-            enqueue_shards([shard.pk])
-            requeued.append(shard.pk)
-    return requeued

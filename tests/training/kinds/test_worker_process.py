@@ -24,7 +24,7 @@ from tests.training import kind_fixtures
 from tests.training.kind_fixtures import start
 from tests.training.run_fixtures import cr_start, small_config
 from tests.training.worker_process import Worker, purge_queues, wait_for
-from training import services
+from training import services, tasks
 from training.models import ModelEntry, Run, RunMetric, RunShard, RunStatus
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -79,7 +79,7 @@ def test_sft_killed_mid_training_resumes_from_its_checkpoint_on_another_worker(
     assert logged < MAX_STEPS, "training finished before the kill; make it longer"
     shard.refresh_from_db()
     assert shard.status == RunStatus.RUNNING and shard.attempts == 1
-    assert services.runs_reap_stale(stale_seconds=0) == [shard.pk]
+    assert tasks.reap_stale_runs(stale_seconds=0) == [shard.pk]
 
     second = Worker(tmp_path, "second")
     try:
