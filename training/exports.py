@@ -26,6 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from .kinds.base import need
 from .kinds.critique_revision import DbResultStore
 from .models import Run
 from .services.prompt_sets import run_prompt_queryset
@@ -34,7 +35,9 @@ from .services.prompt_sets import run_prompt_queryset
 def _finished_states(run: Run) -> list[Any]:
     """The run's examples as engine states, read through the run's own result store."""
     prompt_ids = list(
-        run_prompt_queryset(run.prompt_set, run.prompt_selection).values_list("id", flat=True)
+        run_prompt_queryset(need(run.prompt_set, "prompt set"), run.prompt_selection).values_list(
+            "id", flat=True
+        )
     )
     return list(DbResultStore(run, 0, len(prompt_ids), prompt_ids).load().values())
 

@@ -99,7 +99,7 @@ class LaunchForm(forms.Form):
                     required=rule.required,
                     help_text=rule.help,
                 )
-                field.label_from_instance = rule.describe  # type: ignore[method-assign]
+                field.label_from_instance = rule.describe  # type: ignore[method-assign,assignment]
                 fields[rule.role] = field
         self.fields = {**fields, **self.fields}
 
@@ -118,7 +118,7 @@ class LaunchForm(forms.Form):
         """The kind's config options from the cleaned data."""
         return {}
 
-    def shard_size(self) -> int | None:
+    def requested_shard_size(self) -> int | None:
         return self.cleaned_data.get("shard_size")
 
 
@@ -184,7 +184,8 @@ class ResultsFilterForm(forms.Form):
         self, *args: Any, principles: list[tuple[int, str]], rounds: int, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["principle"].choices = [("", "any principle"), *principles]
-        self.fields["round"].choices = [("", "any round")] + [
-            (r, f"round {r}") for r in range(1, rounds + 1)
-        ]
+        principle = self.fields["principle"]
+        round_ = self.fields["round"]
+        assert isinstance(principle, forms.ChoiceField) and isinstance(round_, forms.ChoiceField)
+        principle.choices = [("", "any principle"), *principles]
+        round_.choices = [("", "any round")] + [(r, f"round {r}") for r in range(1, rounds + 1)]

@@ -96,7 +96,7 @@ def find_object(model: type[Model], team: Team, ref: str, what: str) -> Any:
                 raise TrainingError(f"A {what} is an id or 'Constitution name@number'.")
             found = qs.filter(constitution__name=name, number=int(number)).first()
     else:
-        qs = model._default_manager.filter(team=team)  # type: ignore[attr-defined]
+        qs = model._default_manager.filter(team=team)
         found = qs.filter(pk=int(ref)).first() if ref.isdigit() else qs.filter(name=ref).first()
     if found is None:
         raise TrainingError(f"There is no {what} {ref!r} in {team.slug}.")

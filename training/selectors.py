@@ -128,8 +128,12 @@ def run_statistics(run: Run) -> dict[str, Any]:
             truncated["revision"] += r_finish == Finish.LENGTH
 
     try:
-        probabilities = principle_probabilities(
-            version_content(version_with_content(run.constitution_version_id))
+        probabilities = (
+            principle_probabilities(
+                version_content(version_with_content(run.constitution_version_id))
+            )
+            if run.constitution_version_id
+            else {}
         )
     except ContentError:
         probabilities = {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from training.engine.sharding import split_evenly
 
@@ -21,6 +21,16 @@ if TYPE_CHECKING:
     from training.inputs import InputRule
     from training.models import Run
     from training.shards import ShardContext
+
+
+T = TypeVar("T")
+
+
+def need(value: T | None, what: str) -> T:
+    """A run input the kind requires (set by ``run_start``); a clear error if it is gone."""
+    if value is None:
+        raise ValueError(f"the run has no {what}")
+    return value
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from training.engine.critique_revision import (
 from training.errors import TrainingError
 from training.forms import LaunchForm
 from training.inputs import PROMPT_SELECTION, PROMPT_SET, VERSION, model_rule
-from training.kinds.base import KindSpec, ShardPlan, split_evenly
+from training.kinds.base import KindSpec, ShardPlan, need, split_evenly
 from training.kinds.checks import require_drawable, require_prompts
 from training.models import Example, ExampleRound, Run
 from training.services.prompt_sets import run_prompt_queryset
@@ -304,16 +304,17 @@ def execute(ctx: ShardContext) -> tuple[bool, dict[str, Any]]:
 
     run = ctx.run
     config = run.config_object()
-    rows = list(run_prompt_queryset(run.prompt_set, run.prompt_selection).values_list("id", "text"))
+    prompt_set = need(run.prompt_set, "prompt set")
+    rows = list(run_prompt_queryset(prompt_set, run.prompt_selection).values_list("id", "text"))
     prompt_ids = [pk for pk, _ in rows]
     prompts = [text for _, text in rows]
     if len(prompts) != run.examples_total:
         raise ValueError(
             f"the run was started over {run.examples_total} prompts but the set now has {len(prompts)}"
         )
-    content = version_content(version_with_content(run.constitution_version_id))
+    content = version_content(version_with_content(need(run.constitution_version_id, "version")))
     store = DbResultStore(run, ctx.start, ctx.end, prompt_ids)
-    (backend,) = ctx.backends(run.model)
+    (backend,) = ctx.backends(need(run.model, "model"))
 
     def on_progress(p: Any) -> None:
         remaining = p.total_units - p.done_units

@@ -241,13 +241,6 @@ def _category(content: Any, key: str) -> str:
     return ""
 
 
-def _category(content: Any, key: str) -> str:
-    for principle in content.principles:
-        if principle.key == key:
-            return principle.category
-    return ""
-
-
 def labels_produced(run: Run) -> int:
     return int((run.result or {}).get("labels") or run.examples_done or 0)
 

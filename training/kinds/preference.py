@@ -12,7 +12,7 @@ from training.errors import TrainingError
 from training.forms import TrainLaunchForm
 from training.inputs import LABEL_SET, model_rule
 from training.kinds import trainer
-from training.kinds.base import ShardPlan, single_shard
+from training.kinds.base import ShardPlan, need, single_shard
 from training.kinds.checks import user_or_none
 from training.models import Run
 from training.shards import ShardContext
@@ -102,7 +102,7 @@ def preference_records(label_set: Any, threshold: float) -> tuple[list[dict], fl
                 "prompt": [{"role": "user", "content": c.prompt}],
                 "response_a": c.response_a,
                 "response_b": c.response_b,
-                "p_a": (label.p_a_ab + label.p_a_ba) / 2.0,
+                "p_a": (need(label.p_a_ab, "p_a_ab") + need(label.p_a_ba, "p_a_ba")) / 2.0,
             }
         )
     return binarise(rows, threshold)

@@ -15,7 +15,7 @@ from training.engine.run_configs import SFTRunConfig
 from training.forms import TrainLaunchForm
 from training.inputs import InputRule, model_rule, succeeded_runs
 from training.kinds import trainer
-from training.kinds.base import KindSpec, ShardPlan, single_shard
+from training.kinds.base import KindSpec, ShardPlan, need, single_shard
 from training.models import Run
 from training.shards import ShardContext
 
@@ -79,7 +79,7 @@ def execute(ctx: ShardContext) -> tuple[bool, dict[str, Any]]:
     if not (dataset / "provenance.json").is_file():
         ctx.progress(0, stage="export")
         source = Run.objects.select_related("constitution_version", "model", "prompt_set").get(
-            pk=run.source_run_id
+            pk=need(run.source_run_id, "source run")
         )
         if dataset.exists() and not any(dataset.iterdir()):
             dataset.rmdir()

@@ -89,7 +89,7 @@ def run_launch(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
                     inputs=form.input_values(),
                     config=form.options(),
                     name=form.cleaned_data.get("name") or "",
-                    shard_size=form.shard_size(),
+                    shard_size=form.requested_shard_size(),
                 )
             except TrainingError as exc:
                 form_error(form, exc)
@@ -106,7 +106,7 @@ def run_launch(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
     return render(request, "training/run_launch.html", context, status=status)
 
 
-def _setup_rows(run: Run) -> list[tuple[str, Any]]:
+def _setup_rows(run: Run) -> list[tuple[str, Any, str]]:
     """(label, object) of each input the run's kind took, in the kind's order."""
     rows = []
     for rule in run.spec.inputs:
