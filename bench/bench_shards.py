@@ -6,7 +6,7 @@
 Sets up a throw-away SQLite database and filesystem broker in a temporary folder,
 creates the demo team objects (published demo constitution, the first N HH-RLHF
 red-team prompts, the demo model), then for each worker count W in (1, 2): starts W
-real ``celery -A cai_web worker -Q default,gpu -P solo --concurrency=1`` processes,
+real ``celery -A cai_web.celery worker -Q default,gpu -P solo --concurrency=1`` processes,
 launches a critique-revision run split into shards, and times it from launch until
 the last shard settles the run. Each worker is pinned to ``--threads-per-worker``
 torch threads so W workers use W cores: on a 2-core machine the ideal ratio is 2.
@@ -159,7 +159,7 @@ def start_worker(tmp: Path, name: str, threads: int) -> tuple[subprocess.Popen, 
         "-m",
         "celery",
         "-A",
-        "cai_web",
+        "cai_web.celery",
         "worker",
         "-Q",
         "default,gpu",

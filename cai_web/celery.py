@@ -1,4 +1,7 @@
-"""The Celery app. Workers: ``celery -A cai_web worker -Q default,gpu``."""
+"""The Celery app. Workers: ``celery -A cai_web.celery worker -Q default,gpu``.
+
+Tasks bind to this app with ``@app.task`` (not ``shared_task``), so a web process
+that sends one has this configured app whether or not anything imported it before."""
 
 import os
 

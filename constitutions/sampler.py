@@ -9,8 +9,6 @@ binary search in the cumulative distribution.
 
 from __future__ import annotations
 
-import numpy as np
-
 from constitutions.content import ConstitutionContent, ContentError, PrincipleSpec, validate_content
 
 
@@ -69,11 +67,15 @@ def _why_nothing(content: ConstitutionContent) -> str:
 
 
 def _check_seed(seed: int) -> None:
+    import numpy as np
+
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
 
 
 def _check_n(n: int) -> None:
+    import numpy as np
+
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
         raise ValueError(f"n must be a non-negative integer, got {n!r}")
 
@@ -86,6 +88,8 @@ class PrincipleSampler:
     """
 
     def __init__(self, content: ConstitutionContent, seed: int) -> None:
+        import numpy as np
+
         _check_seed(seed)
         probs = principle_probabilities(content)
         self._principles = [p for p in content.principles if probs[p.key] > 0]
@@ -98,11 +102,15 @@ class PrincipleSampler:
 
     def draw(self) -> PrincipleSpec:
         """Draw one principle."""
+        import numpy as np
+
         u = self._rng.random()
         return self._principles[int(np.searchsorted(self._cdf, u, side="right"))]
 
     def draw_many(self, n: int) -> list[PrincipleSpec]:
         """Draw ``n`` principles at once (vectorised)."""
+        import numpy as np
+
         _check_n(n)
         idx = np.searchsorted(self._cdf, self._rng.random(int(n)), side="right")
         principles = self._principles

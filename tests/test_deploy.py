@@ -46,7 +46,7 @@ def test_compose_has_the_services_queues_and_gpu_reservation():
 
 
 def test_compose_worker_command_is_the_one_the_worker_test_runs():
-    # tests/training's end-to-end worker tests start `celery -A cai_web worker -Q ...`.
+    # tests/training's end-to-end worker tests start `celery -A cai_web.celery worker -Q ...`.
     for name in ("worker", "gpu-worker"):
         command = compose()["services"][name]["command"]
         assert command[:4] == ["celery", "-A", "cai_web", "worker"]

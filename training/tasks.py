@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
+from cai_web.celery import app
 
 logger = logging.getLogger(__name__)
 
 MAX_TRANSIENT_RETRIES = 5
 
 
-@shared_task(
+@app.task(
     name="training.run_shard",
     queue="gpu",
     bind=True,
@@ -39,7 +39,7 @@ def run_shard(self, shard_id: int) -> str:
         raise
 
 
-@shared_task(name="training.reap_stale_runs", queue="default", acks_late=True, max_retries=0)
+@app.task(name="training.reap_stale_runs", queue="default", acks_late=True, max_retries=0)
 def reap_stale_runs(stale_seconds: int | None = None) -> list[int]:
     """Re-queue shards whose worker stopped sending heartbeats (beat runs this every minute);
     each gets a fresh task once the re-queue is committed."""

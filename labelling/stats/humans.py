@@ -7,8 +7,12 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from .lazy import numpy as np
 
 from .common import HUMAN_VERDICTS, Kappa, Rate, _AsDict, kappa_from_table, wilson_rate
 

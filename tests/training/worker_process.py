@@ -40,7 +40,7 @@ def purge_queues() -> None:
 
 
 class Worker:
-    """``celery -A cai_web worker -Q default,gpu --concurrency=1 -P solo`` as a subprocess."""
+    """``celery -A cai_web.celery worker -Q default,gpu --concurrency=1 -P solo`` as a subprocess."""
 
     def __init__(self, log_dir: Path, name: str = "w") -> None:
         self.name = f"{name}-{uuid.uuid4().hex[:6]}@test"
@@ -59,7 +59,7 @@ class Worker:
             "-m",
             "celery",
             "-A",
-            "cai_web",
+            "cai_web.celery",
             "worker",
             "-Q",
             "default,gpu",
