@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models import Count, F, OuterRef, Subquery, Sum
 
 from cai_web.models import Team
 from constitutions.models import ConstitutionVersion, Principle, VersionStatus
@@ -49,7 +49,25 @@ def labelset_create(
 
 
 @transaction.atomic
-def comparison_bulk_create(*, label_set: LabelSet, comparisons: Sequence[ComparisonInput]) -> int:
+def comparison_bulk_create(
+    *,
+    label_set: LabelSet,
+    comparisons: Sequence[ComparisonInput],
+    skip_existing: bool = False,
+) -> int:
+    """Insert comparisons; return how many were new.
+
+    ``skip_existing`` leaves an external id the set already has as it is (a
+    redelivered batch of a labelling shard); otherwise a repeated id is an error.
+    The set's count grows by what was inserted: the cost is the batch's, not the set's.
+    """
+    if skip_existing:
+        existing = set(
+            Comparison.objects.filter(
+                label_set=label_set, external_id__in=[c.external_id for c in comparisons]
+            ).values_list("external_id", flat=True)
+        )
+        comparisons = [c for c in comparisons if c.external_id not in existing]
     rows = [
         Comparison(
             label_set=label_set,
@@ -67,10 +85,11 @@ def comparison_bulk_create(*, label_set: LabelSet, comparisons: Sequence[Compari
         )
         for c in comparisons
     ]
-    Comparison.objects.bulk_create(rows, batch_size=BATCH)
-    LabelSet.objects.filter(pk=label_set.pk).update(
-        comparison_count=Comparison.objects.filter(label_set=label_set).count()
-    )
+    if rows:
+        Comparison.objects.bulk_create(rows, batch_size=BATCH)
+        LabelSet.objects.filter(pk=label_set.pk).update(
+            comparison_count=F("comparison_count") + len(rows)
+        )
     return len(rows)
 
 
@@ -93,13 +112,38 @@ def _derived(label_set: LabelSet, item: AILabelInput) -> dict[str, Any]:
     }
 
 
+TALLY_KEY = ("judge", "principle_key", "category", "verdict_ab", "verdict_ba")
+TALLY_SUMS = ("n", "n_p_ab", "sum_p_ab", "n_p_ba", "sum_p_ba")
+TallyKey = tuple[str, str, str, str | None, str | None]
+
+
+def _contribution(p_a_ab: float | None, p_a_ba: float | None) -> tuple[int, int, float, int, float]:
+    """What one AI label adds to its tally row (n, n_p_ab, sum_p_ab, n_p_ba, sum_p_ba)."""
+    return (
+        1,
+        int(p_a_ab is not None),
+        p_a_ab or 0.0,
+        int(p_a_ba is not None),
+        p_a_ba or 0.0,
+    )
+
+
 @transaction.atomic
 def ailabel_bulk_create(*, label_set: LabelSet, labels: Sequence[AILabelInput]) -> int:
     """Insert or update (per comparison and judge) AI labels; derived fields computed here.
 
     Idempotent: writing the same labels again changes nothing, so a restarted
-    labelling job can resend a batch. Tallies are rebuilt afterwards.
+    labelling job can resend a batch; an id sent twice in one batch keeps the last.
+    The tallies are kept exact with the batch's deltas (old contribution out, new in)
+    in this transaction, so a write costs O(batch), never O(set). The first statement
+    locks the set's row: writers of one set (shards of one run) take turns, so no
+    tally update is lost.
     """
+    LabelSet.objects.filter(pk=label_set.pk).update(ai_label_count=F("ai_label_count"))
+    latest: dict[tuple[str, str], AILabelInput] = {}
+    for lab in labels:
+        latest[(lab.external_id, lab.judge)] = lab
+    labels = list(latest.values())
     ids = {lab.external_id for lab in labels}
     comparisons: dict[str, tuple[int, str, str, str | None, int]] = {}
     for chunk in iter_chunks(sorted(ids), 2000):
@@ -112,9 +156,28 @@ def ailabel_bulk_create(*, label_set: LabelSet, labels: Sequence[AILabelInput]) 
     missing = sorted(ids - comparisons.keys())
     if missing:
         raise LabellingError(f"No comparison with id {', '.join(missing[:5])} in this label set.")
+    old: dict[tuple[int, str], dict[str, Any]] = {}
+    wanted = {(comparisons[lab.external_id][0], lab.judge) for lab in labels}
+    for chunk in iter_chunks(sorted({pk for pk, _ in wanted}), 2000):
+        for row in AILabel.objects.filter(comparison_id__in=chunk).values(
+            "comparison_id", "p_a_ab", "p_a_ba", *TALLY_KEY
+        ):
+            if (row["comparison_id"], row["judge"]) in wanted:
+                old[(row["comparison_id"], row["judge"])] = row
+    deltas: dict[TallyKey, list[float]] = defaultdict(lambda: [0, 0, 0.0, 0, 0.0])
     rows = []
     for lab in labels:
         pk, key, cat, human, n_reviews = comparisons[lab.external_id]
+        before = old.get((pk, lab.judge))
+        if before is not None:
+            # An update keeps the row's slice (principle, category); only verdicts move.
+            key, cat = before["principle_key"], before["category"]
+            delta = deltas[tuple(before[k] for k in TALLY_KEY)]  # type: ignore[index]
+            for i, v in enumerate(_contribution(before["p_a_ab"], before["p_a_ba"])):
+                delta[i] -= v
+        delta = deltas[(lab.judge, key, cat, lab.verdict_ab, lab.verdict_ba)]
+        for i, v in enumerate(_contribution(lab.p_a_ab, lab.p_a_ba)):
+            delta[i] += v
         rows.append(
             AILabel(
                 label_set=label_set,
@@ -149,13 +212,59 @@ def ailabel_bulk_create(*, label_set: LabelSet, labels: Sequence[AILabelInput]) 
             "rule",
         ],
     )
-    labelset_refresh_tallies(label_set=label_set)
+    _tallies_apply(label_set, deltas)
     return len(rows)
+
+
+def _tallies_apply(label_set: LabelSet, deltas: dict[TallyKey, list[float]]) -> None:
+    """Add ``deltas`` to the set's tally rows: update the few it touches, create new
+    slices, drop emptied ones, and move the set's label count by the net change."""
+    deltas = {k: d for k, d in deltas.items() if any(d)}
+    if not deltas:
+        return
+    judges = {k[0] for k in deltas}
+    current = {
+        tuple(getattr(t, f) for f in TALLY_KEY): t
+        for t in AILabelTally.objects.filter(label_set=label_set, judge__in=judges)
+    }
+    changed, created, emptied = [], [], []
+    for key, d in deltas.items():
+        tally = current.get(key)
+        if tally is None:
+            tally = AILabelTally(label_set=label_set, **dict(zip(TALLY_KEY, key, strict=True)), n=0)
+            created.append(tally)
+        else:
+            changed.append(tally)
+        tally.n += int(d[0])
+        tally.n_p_ab += int(d[1])
+        tally.sum_p_ab += d[2]
+        tally.n_p_ba += int(d[3])
+        tally.sum_p_ba += d[4]
+        if tally.n < 0 or tally.n_p_ab < 0 or tally.n_p_ba < 0:
+            raise LabellingError(f"Tallies of {label_set} are out of step; refresh them.")
+        if tally.n == 0 and tally.pk is not None:
+            emptied.append(tally.pk)
+    changed = [t for t in changed if t.n > 0]
+    created = [t for t in created if t.n > 0]
+    if emptied:
+        AILabelTally.objects.filter(pk__in=emptied).delete()
+    if changed:
+        AILabelTally.objects.bulk_update(changed, list(TALLY_SUMS))
+    if created:
+        AILabelTally.objects.bulk_create(created)
+    LabelSet.objects.filter(pk=label_set.pk).update(
+        ai_label_count=F("ai_label_count") + int(sum(d[0] for d in deltas.values()))
+    )
 
 
 @transaction.atomic
 def labelset_refresh_tallies(*, label_set: LabelSet) -> None:
-    """Rebuild the per-slice verdict counts with one GROUP BY over the set's AI labels."""
+    """Rebuild the per-slice verdict counts with one GROUP BY over the set's AI labels.
+
+    The writes keep the tallies exact with deltas; this full recount is the repair
+    (after rows were deleted behind the services' back) and the reference the
+    property test compares the deltas with.
+    """
     AILabelTally.objects.filter(label_set=label_set).delete()
     groups = (
         AILabel.objects.filter(label_set=label_set)

@@ -147,4 +147,64 @@ def evaluate(
     )
 
 
-__all__ = ["BENIGN_PROMPTS", "EvalResult", "evaluate", "wilson_interval"]
+def partial_counts(
+    labels: Sequence[PairLabel], policy_benign: Sequence[str], base_benign: Sequence[str]
+) -> dict[str, float]:
+    """What one shard of an evaluation adds up: counts and sums, never rates, so the
+    shards of a run combine exactly (:func:`combine_counts`)."""
+    return {
+        "n_pairs": len(labels),
+        "wins": sum(1 for label in labels if label.p_a_mean > 0.5),
+        "losses": sum(1 for label in labels if label.p_a_mean < 0.5),
+        "sum_p_policy": sum(label.p_a_mean for label in labels),
+        "consistent": sum(1 for label in labels if label.consistent),
+        "n_benign": len(policy_benign),
+        "refusals_policy": sum(is_refusal(a) for a in policy_benign),
+        "refusals_base": sum(is_refusal(a) for a in base_benign),
+    }
+
+
+def combine_counts(parts: Sequence[dict[str, float]]) -> dict[str, float]:
+    """The run's figures (as :class:`EvalResult`'s) from its shards' partial counts."""
+    total = {k: sum(p.get(k, 0) for p in parts) for k in _COUNT_KEYS}
+    n = int(total["n_pairs"])
+    wins, losses = int(total["wins"]), int(total["losses"])
+    ties = n - wins - losses
+    score = wins + ties / 2.0
+    low, high = wilson_interval(score, n)
+    n_benign = int(total["n_benign"])
+    return {
+        "n_pairs": n,
+        "wins": wins,
+        "losses": losses,
+        "ties": ties,
+        "win_rate": score / n if n else 0.0,
+        "ci_low": low,
+        "ci_high": high,
+        "mean_p_policy": total["sum_p_policy"] / n if n else 0.0,
+        "position_consistency": total["consistent"] / n if n else 0.0,
+        "refusal_rate_policy": total["refusals_policy"] / n_benign if n_benign else 0.0,
+        "refusal_rate_base": total["refusals_base"] / n_benign if n_benign else 0.0,
+        "n_benign": n_benign,
+    }
+
+
+_COUNT_KEYS = (
+    "n_pairs",
+    "wins",
+    "losses",
+    "sum_p_policy",
+    "consistent",
+    "n_benign",
+    "refusals_policy",
+    "refusals_base",
+)
+
+__all__ = [
+    "BENIGN_PROMPTS",
+    "EvalResult",
+    "combine_counts",
+    "evaluate",
+    "partial_counts",
+    "wilson_interval",
+]

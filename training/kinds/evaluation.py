@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.db import transaction
 
 from training.engine.run_configs import EvaluationRunConfig
 from training.errors import TrainingError
@@ -16,7 +17,7 @@ from training.inputs import (
     held_out_prompt_sets,
     model_rule,
 )
-from training.kinds.base import KindSpec, ShardPlan, single_shard
+from training.kinds.base import KindSpec, ShardPlan, split_evenly
 from training.models import PromptSelection, PromptSet, Run
 from training.services.prompt_sets import run_prompt_queryset
 from training.shards import ShardContext
@@ -37,8 +38,11 @@ INPUTS = (
     ),
 )
 
-# answers (policy, base), judging, benign answers
-PHASES = 4
+DEFAULT_SHARD_SIZE = 256
+# Per held-out prompt: the policy's answer, the base's answer, the judged pair.
+UNITS_PER_PROMPT = 3
+# The run's first shard also answers the benign prompts (over-refusal).
+BENIGN_SHARD = 0
 
 
 class LaunchEvaluation(LaunchForm):
@@ -69,66 +73,105 @@ def check(team: Any, inputs: dict[str, Any], options: dict[str, Any], user: Any)
 
 
 def plan(inputs: dict[str, Any], options: dict[str, Any], shard_size: int | None) -> ShardPlan:
+    """Contiguous ranges of the held-out prompts, one task each."""
     n = run_prompt_queryset(inputs["prompt_set"], PromptSelection.HELD_OUT).count()
-    return single_shard(PHASES, examples_total=n)
+    size = shard_size or DEFAULT_SHARD_SIZE
+    return ShardPlan(
+        shards=[(a, b, (b - a) * UNITS_PER_PROMPT) for a, b in split_evenly(n, size)],
+        total_units=n * UNITS_PER_PROMPT,
+        examples_total=n,
+        shard_size=size,
+    )
 
 
 def execute(ctx: ShardContext) -> tuple[bool, dict[str, Any]]:
-    """Answer the held-out prompts with both models, judge each pair in both orders."""
+    """This shard's held-out prompts: all policy answers, then all base answers, then
+    the judge on every pair (both orders); each model is asked for once per shard.
+
+    The shard's counts are stored in the run's result under its index in one fenced
+    transaction, and the run's figures recombined from every stored shard's counts:
+    a redelivered shard overwrites its own entry, so nothing is counted twice.
+    """
     from constitutions.selectors import version_content, version_with_content
-    from training.engine.evaluation import BENIGN_PROMPTS, evaluate
+    from training.engine.evaluation import BENIGN_PROMPTS, combine_counts, partial_counts
+    from training.engine.labeller import PairToLabel, label_pairs
     from training.engine.types import SamplingParams
 
     run = ctx.run
     config = run.config_object()
-    prompts = list(
-        run_prompt_queryset(run.prompt_set, run.prompt_selection).values_list("text", flat=True)
+    key = str(ctx.shard.index)
+    rows = list(
+        run_prompt_queryset(run.prompt_set, run.prompt_selection).values_list("index", "text")[
+            ctx.start : ctx.end
+        ]
     )
+    texts = [t for _, t in rows]
+    benign = list(BENIGN_PROMPTS[: config.benign_limit]) if ctx.shard.index == BENIGN_SHARD else []
     content = version_content(version_with_content(run.constitution_version_id))
-    ctx.progress(0, stage="loading")
-    # The three models are asked for together: they stay loaded side by side for
-    # the evaluation (the worker's residency policy keeps a set it is given).
-    policy, base, judge = ctx.backends(run.model, run.base_model, run.judge_model)
-    ctx.progress(1, stage="evaluating")
-    result = evaluate(
-        policy,
-        base,
-        judge,
-        prompts,
-        list(BENIGN_PROMPTS[: config.benign_limit]),
-        content=content,
-        seed=config.seed,
-        k_principles=config.k_principles,
-        params=SamplingParams(
-            temperature=0.0, max_new_tokens=config.max_new_tokens, seed=config.seed
-        ),
-        system=config.system_prompt or None,
-        batch_size=config.batch_size,
-    )
-    summary = {
-        "n_pairs": result.n_pairs,
-        "wins": result.wins,
-        "losses": result.losses,
-        "ties": result.ties,
-        "win_rate": result.win_rate,
-        "ci_low": result.ci_low,
-        "ci_high": result.ci_high,
-        "mean_p_policy": result.mean_p_policy,
-        "position_consistency": result.position_consistency,
-        "refusal_rate_policy": result.refusal_rate_policy,
-        "refusal_rate_base": result.refusal_rate_base,
-        "n_benign": result.n_benign,
+    params = SamplingParams(temperature=0.0, max_new_tokens=config.max_new_tokens, seed=config.seed)
+    system = config.system_prompt or None
+    n = len(rows)
+    answers: dict[str, tuple[list[str], list[str]]] = {}
+    for phase, (entry, role) in enumerate(((run.model, "policy"), (run.base_model, "base"))):
+        ctx.progress(n * phase, stage=f"{role} answers")
+        (backend,) = ctx.backends(entry)
+        out: list[str] = []
+        for start in range(0, n, config.batch_size):
+            if ctx.should_stop():
+                return False, {}
+            out += _answers(backend, texts[start : start + config.batch_size], params, system)
+            ctx.progress(n * phase + len(out), stage=f"{role} answers")
+        answers[role] = (out, _answers(backend, benign, params, system))
+    (judge,) = ctx.backends(run.judge_model)
+    pairs = [
+        PairToLabel(index=index, prompt=t, response_a=a, response_b=b)
+        for (index, t), a, b in zip(rows, answers["policy"][0], answers["base"][0], strict=True)
+    ]
+    labels = []
+    for start in range(0, n, config.batch_size):
+        if ctx.should_stop():
+            return False, {}
+        labels += label_pairs(
+            pairs[start : start + config.batch_size],
+            content=content,
+            backend=judge,
+            seed=config.seed,
+            k_principles=config.k_principles,
+            batch_size=config.batch_size,
+        )
+        ctx.progress(2 * n + len(labels), stage="judging", examples_done=len(labels))
+    part = {
+        **partial_counts(labels, answers["policy"][1], answers["base"][1]),
         "examples": [
-            {"prompt": p, "policy": a, "base": b, "p_policy": lab.p_a_mean}
-            for p, a, b, lab in list(
-                zip(
-                    prompts, result.policy_answers, result.base_answers, result.labels, strict=False
-                )
-            )[:20]
+            {
+                "prompt": p.prompt,
+                "policy": p.response_a,
+                "base": p.response_b,
+                "p_policy": lab.p_a_mean,
+            }
+            # The run page shows the first 20 prompts' answers: only the shards they are in
+            # carry examples, so the stored result stays small however many shards there are.
+            for p, lab in list(zip(pairs, labels, strict=True))[: max(0, 20 - ctx.start)]
         ],
     }
-    ctx.beat(examples_done=result.n_pairs)
-    return True, summary
+    with transaction.atomic():
+        ctx.beat(stage="saving")  # the fence: a shard that was taken away writes nothing
+        current = Run.objects.select_for_update().get(pk=run.pk).result or {}
+        shards = {**current.get("shards", {}), key: part}
+        examples = [e for k in sorted(shards, key=int) for e in shards[k]["examples"]][:20]
+        summary = combine_counts(list(shards.values()))
+        Run.objects.filter(pk=run.pk).update(
+            result={**current, "shards": shards, **summary, "examples": examples}
+        )
+    return True, {}
+
+
+def _answers(backend: Any, prompts: list[str], params: Any, system: str | None) -> list[str]:
+    from training.engine.prompts import answer_messages
+    from training.engine.types import ChatRequest
+
+    requests = [ChatRequest(answer_messages(p, system=system)) for p in prompts]
+    return [c.text.strip() for c in backend.generate(requests, params)] if requests else []
 
 
 SPEC = KindSpec(
@@ -144,6 +187,6 @@ SPEC = KindSpec(
     plan=plan,
     execute=execute,
     template="training/kinds/evaluation.html",
-    progress_unit="phases",
+    progress_unit="steps (an answer or a judged pair)",
     parent=lambda run: run.source_run_id,
 )

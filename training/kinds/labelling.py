@@ -5,7 +5,7 @@ before it may train anything."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.db import transaction
@@ -14,11 +14,17 @@ from training.engine.run_configs import LABELLING_MODES, LabellingRunConfig
 from training.errors import TrainingError
 from training.forms import LaunchForm
 from training.inputs import PROMPT_SELECTION, PROMPT_SET, VERSION, model_rule
-from training.kinds.base import KindSpec, ShardPlan, single_shard
+from training.kinds.base import KindSpec, ShardPlan, split_evenly
 from training.kinds.checks import require_drawable, require_prompts, user_or_none
 from training.models import Run
 from training.services.prompt_sets import run_prompt_queryset
 from training.shards import ShardContext
+
+if TYPE_CHECKING:
+    from labelling.services import AILabelInput
+
+DEFAULT_SHARD_SIZE = 256
+UNITS_PER_PROMPT = 2  # its pair sampled, its pair judged
 
 INPUTS = (
     PROMPT_SET,
@@ -62,8 +68,16 @@ def check(team: Any, inputs: dict[str, Any], options: dict[str, Any], user: Any)
 
 
 def plan(inputs: dict[str, Any], options: dict[str, Any], shard_size: int | None) -> ShardPlan:
+    """Contiguous ranges of the run's prompts (positions in ``run_prompt_queryset``),
+    one task each; every prompt is two units: its pair sampled, then judged."""
     n = run_prompt_queryset(inputs["prompt_set"], inputs["prompt_selection"]).count()
-    return single_shard(n, examples_total=n)
+    size = shard_size or DEFAULT_SHARD_SIZE
+    return ShardPlan(
+        shards=[(a, b, (b - a) * UNITS_PER_PROMPT) for a, b in split_evenly(n, size)],
+        total_units=n * UNITS_PER_PROMPT,
+        examples_total=n,
+        shard_size=size,
+    )
 
 
 def build_config(options: dict[str, Any], run: Run, inputs: dict[str, Any]) -> LabellingRunConfig:
@@ -98,147 +112,163 @@ def after_create(run: Run, inputs: dict[str, Any], config: Any, user: Any) -> No
 
 
 def execute(ctx: ShardContext) -> tuple[bool, dict[str, Any]]:
-    """Two sampled answers per prompt, labelled in both orders, stored batch by batch.
+    """This shard's prompts: every pair sampled by the policy first, then every pair judged.
 
-    A batch's comparisons and AI labels are written in one transaction, and a batch
-    whose labels are stored is skipped, so a resumed run continues where it stopped
-    and never duplicates a comparison. Each batch is seeded from (seed, batch), so a
-    batch redone after a crash samples the same answers.
+    Two phases so that each model is asked for once per shard: with
+    ``WORKER_RESIDENT_MODELS`` >= 2 both stay loaded (one load each per worker),
+    with 1 the policy is loaded for the sampling and the judge for the judging (at
+    most one load of each per shard), never swapped per batch.
+
+    Both phases write batch by batch, each batch one fenced transaction keyed by the
+    prompt index (``run<id>-p<index>``): sampling stores the comparison (its
+    principles are drawn from (seed, index), so known before judging), judging its AI
+    label. A redelivered or resumed shard skips what is stored, so no comparison or
+    label is ever duplicated and the shards of one run share one output label set.
     """
     from constitutions.selectors import version_content, version_with_content
     from labelling.models import AILabel, Comparison
-    from labelling.services import (
-        AILabelInput,
-        ComparisonInput,
-        ailabel_bulk_create,
-        comparison_bulk_create,
-    )
-    from training.engine.labeller import PairToLabel, label_pairs
-    from training.engine.prompts import answer_messages
-    from training.engine.seeds import derive_seed
-    from training.engine.types import ChatRequest, SamplingParams
+    from labelling.services import ComparisonInput, ailabel_bulk_create, comparison_bulk_create
+    from training.engine.labeller import pair_principles
 
     run = ctx.run
     config = run.config_object()
     label_set = run.output_label_set
     judge_name = run.judge_model.name
     rows = list(
-        run_prompt_queryset(run.prompt_set, run.prompt_selection).values_list("index", "text")
+        run_prompt_queryset(run.prompt_set, run.prompt_selection).values_list("index", "text")[
+            ctx.start : ctx.end
+        ]
     )
     content = version_content(version_with_content(run.constitution_version_id))
     principles_by_key = {p.key: p.pk for p in run.constitution_version.principles.all()}
     prefix = f"run{run.pk}-p"
-    done_ids = set(
-        AILabel.objects.filter(label_set=label_set, judge=judge_name).values_list(
-            "comparison__external_id", flat=True
+    ext_of = {index: f"{prefix}{index}" for index, _ in rows}
+    sampled = set(
+        Comparison.objects.filter(label_set=label_set, external_id__in=ext_of.values()).values_list(
+            "external_id", flat=True
         )
     )
-    done = sum(1 for index, _ in rows if f"{prefix}{index}" in done_ids)
-    ctx.progress(done, stage="labelling", examples_done=done)
-    # Policy and judge stay loaded side by side (the worker's residency policy), so a
-    # batch never reloads either; the same model twice is loaded once.
-    ctx.backends(run.model, run.judge_model)
-    system = config.system_prompt or None
-    stopped = False
-    for b, start in enumerate(range(0, len(rows), config.batch_size)):
-        batch = [(i, t) for i, t in rows[start : start + config.batch_size]]
-        todo = [(i, t) for i, t in batch if f"{prefix}{i}" not in done_ids]
-        if not todo:
-            continue
+    judged = set(
+        AILabel.objects.filter(
+            label_set=label_set, judge=judge_name, comparison__external_id__in=ext_of.values()
+        ).values_list("comparison__external_id", flat=True)
+    )
+    n = len(rows)
+
+    def report(stage: str) -> None:
+        ctx.progress(len(sampled) + len(judged), stage=stage, examples_done=len(judged))
+
+    report("sampling")
+    todo = [(i, t) for i, t in rows if ext_of[i] not in sampled]
+    for start in range(0, len(todo), config.batch_size):
         if ctx.should_stop():
-            stopped = True
-            break
-        ctx.beat(stage="sampling")
-        policy, judge = ctx.backends(run.model, run.judge_model)
-        requests = [ChatRequest(answer_messages(t, system=system)) for _, t in todo]
-        answers = []
-        for j in range(2):
-            seed = derive_seed(config.seed, "answers", b, j)
-            params = SamplingParams(
-                temperature=config.temperature,
-                top_p=config.top_p,
-                max_new_tokens=config.max_new_tokens,
-                seed=seed,
-            )
-            answers.append([c.text.strip() for c in policy.generate(requests, params)])
-            ctx.beat()
-        pairs = [
-            PairToLabel(index=i, prompt=t, response_a=a, response_b=bb)
-            for (i, t), a, bb in zip(todo, answers[0], answers[1], strict=True)
-        ]
-        ctx.beat(stage="judging")
-        labels = label_pairs(
-            pairs,
-            content=content,
-            backend=judge,
-            seed=config.seed,
-            k_principles=config.k_principles,
-            mode=config.mode,
-            cot_clamp=(config.cot_clamp_low, config.cot_clamp_high),
-            batch_size=len(pairs),
-        )
-        by_index = {pair.index: pair for pair in pairs}
-        comparisons, ai_labels = [], []
-        for label in labels:
-            pair = by_index[label.index]
-            ext = f"{prefix}{label.index}"
-            ids = [
-                pid if pid is not None else principles_by_key.get(key)
-                for pid, key in zip(label.principle_ids, label.principle_keys, strict=True)
-            ]
+            return False, {}
+        batch = todo[start : start + config.batch_size]
+        (policy,) = ctx.backends(run.model)
+        answers = _sample(policy, batch, config, shard=ctx.shard.index, batch_start=start)
+        comparisons = []
+        for (index, text), (a, b) in zip(batch, answers, strict=True):
+            drawn = pair_principles(content, config.seed, index, config.k_principles)
+            ids = [p.id if p.id is not None else principles_by_key.get(p.key) for p in drawn]
             comparisons.append(
                 ComparisonInput(
-                    external_id=ext,
-                    prompt=pair.prompt,
-                    response_a=pair.response_a,
-                    response_b=pair.response_b,
-                    principle_key=label.principle_keys[0],
+                    external_id=ext_of[index],
+                    prompt=text,
+                    response_a=a,
+                    response_b=b,
+                    principle_key=drawn[0].key,
                     principle_id=ids[0],
-                    category=_category(content, label.principle_keys[0]),
+                    category=drawn[0].category,
                     metadata={
                         "run_id": run.pk,
-                        "prompt_index": label.index,
-                        "principle_keys": list(label.principle_keys),
+                        "prompt_index": index,
+                        "principle_keys": [p.key for p in drawn],
                         "principle_ids": ids,
-                        "p_a_mean": label.p_a_mean,
                     },
                 )
             )
-            ai_labels.append(
-                AILabelInput(
-                    external_id=ext,
-                    judge=judge_name,
-                    verdict_ab=label.verdict_ab,
-                    verdict_ba=label.verdict_ba,
-                    p_a_ab=label.p_a_ab,
-                    p_a_ba=label.p_a_ba,
-                )
-            )
         with transaction.atomic():
-            # The fence first: a worker that lost the shard must not write the batch.
+            ctx.beat(stage="saving")  # the fence: a worker that lost the shard writes nothing
+            comparison_bulk_create(label_set=label_set, comparisons=comparisons, skip_existing=True)
+        sampled.update(c.external_id for c in comparisons)
+        report("sampling")
+
+    pending = list(
+        Comparison.objects.filter(label_set=label_set, external_id__in=ext_of.values())
+        .exclude(external_id__in=judged)
+        .order_by("pk")
+        .values_list("external_id", "prompt", "response_a", "response_b", "metadata")
+    )
+    for start in range(0, len(pending), config.batch_size):
+        if ctx.should_stop():
+            return False, {}
+        batch = pending[start : start + config.batch_size]
+        (judge,) = ctx.backends(run.judge_model)
+        ai_labels = _judge(judge, batch, content, config, judge_name)
+        with transaction.atomic():
             ctx.beat(stage="saving")
-            existing = set(
-                Comparison.objects.filter(
-                    label_set=label_set, external_id__in=[c.external_id for c in comparisons]
-                ).values_list("external_id", flat=True)
-            )
-            comparison_bulk_create(
-                label_set=label_set,
-                comparisons=[c for c in comparisons if c.external_id not in existing],
-            )
             ailabel_bulk_create(label_set=label_set, labels=ai_labels)
-        done_ids.update(c.external_id for c in comparisons)
-        done += len(comparisons)
-        ctx.progress(done, stage="labelling", examples_done=done)
+        judged.update(label.external_id for label in ai_labels)
+        report("judging")
     labelled = AILabel.objects.filter(label_set=label_set, judge=judge_name).count()
-    return not stopped, {"labels": labelled, "pairs": labelled, "judge": judge_name}
+    return True, {"labels": labelled, "pairs": labelled, "judge": judge_name, "shard_prompts": n}
 
 
-def _category(content: Any, key: str) -> str:
-    for principle in content.principles:
-        if principle.key == key:
-            return principle.category
-    return ""
+def _sample(
+    policy: Any, batch: list[tuple[int, str]], config: Any, *, shard: int, batch_start: int
+) -> list[tuple[str, str]]:
+    """Two sampled answers per prompt, seeded from (seed, shard, batch, sample)."""
+    from training.engine.prompts import answer_messages
+    from training.engine.seeds import derive_seed
+    from training.engine.types import ChatRequest, SamplingParams
+
+    system = config.system_prompt or None
+    requests = [ChatRequest(answer_messages(t, system=system)) for _, t in batch]
+    answers = []
+    for j in range(2):
+        params = SamplingParams(
+            temperature=config.temperature,
+            top_p=config.top_p,
+            max_new_tokens=config.max_new_tokens,
+            seed=derive_seed(config.seed, "answers", shard, batch_start, j),
+        )
+        answers.append([c.text.strip() for c in policy.generate(requests, params)])
+    return list(zip(answers[0], answers[1], strict=True))
+
+
+def _judge(
+    judge: Any, batch: list[tuple], content: Any, config: Any, judge_name: str
+) -> list[AILabelInput]:
+    """The judge's labels (both orders) of stored comparisons, as service inputs."""
+    from labelling.services import AILabelInput
+    from training.engine.labeller import PairToLabel, label_pairs
+
+    ext_by_index = {meta["prompt_index"]: ext for ext, _, _, _, meta in batch}
+    pairs = [
+        PairToLabel(index=meta["prompt_index"], prompt=prompt, response_a=a, response_b=b)
+        for _, prompt, a, b, meta in batch
+    ]
+    labels = label_pairs(
+        pairs,
+        content=content,
+        backend=judge,
+        seed=config.seed,
+        k_principles=config.k_principles,
+        mode=config.mode,
+        cot_clamp=(config.cot_clamp_low, config.cot_clamp_high),
+        batch_size=len(pairs),
+    )
+    return [
+        AILabelInput(
+            external_id=ext_by_index[label.index],
+            judge=judge_name,
+            verdict_ab=label.verdict_ab,
+            verdict_ba=label.verdict_ba,
+            p_a_ab=label.p_a_ab,
+            p_a_ba=label.p_a_ba,
+        )
+        for label in labels
+    ]
 
 
 def labels_produced(run: Run) -> int:
@@ -259,7 +289,7 @@ SPEC = KindSpec(
     after_create=after_create,
     execute=execute,
     template="training/kinds/labelling.html",
-    progress_unit="prompts labelled",
+    progress_unit="steps (a pair sampled or judged)",
     parent=lambda run: run.model.source_run_id if run.model_id and run.model else None,
     labels_produced=labels_produced,
 )
