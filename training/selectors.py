@@ -5,12 +5,25 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.urls import reverse
+from django.utils import timezone
 
 from cai_web.models import Capability, Membership, Team
 
-from .models import Example, ExampleRound, Finish, ModelEntry, PromptSet, Run, RunMetric
+from .models import (
+    ACTIVE_STATUSES,
+    Example,
+    ExampleRound,
+    Finish,
+    ModelEntry,
+    PromptSet,
+    Run,
+    RunMetric,
+    RunShard,
+    RunStatus,
+)
 
 
 def run_list(*, team: Team, kind: str = "", status: str = "") -> QuerySet[Run]:
@@ -220,4 +233,90 @@ def run_cost(run: Run) -> dict[str, Any]:
         "labels_per_hour": labels / hours if labels and hours > 0 else None,
         "human_low": low,
         "human_high": high,
+    }
+
+
+def stage_parts(stage: str) -> tuple[str, int, int]:
+    """("judging", 3, 8) from the stage text a worker wrote ("judging 3/8"); 0, 0 without a batch.
+
+    Workers keep the current batch in the stage text (``RunShard.stage`` is 20
+    characters), so the run page can say "judging · batch 3 / 8" with no extra column.
+    """
+    name, _, batch = stage.rpartition(" ")
+    if name and "/" in batch:
+        done, _, total = batch.partition("/")
+        if done.isdigit() and total.isdigit():
+            return name, int(done), int(total)
+    return stage, 0, 0
+
+
+def run_live_status(run: Run, shards: list[RunShard], *, now: Any = None) -> dict[str, Any]:
+    """What the run page's status line says, computed afresh on every poll.
+
+    - ``stage``: what a running shard is doing now (shards write their stage on every
+      heartbeat; the run row only on progress), "judging 3/8" style;
+    - ``heartbeat_at``: the freshest heartbeat of the run or any shard, with its age
+      and ``stale`` only past ``RUN_HEARTBEAT_STALE_SECONDS`` (when the reaper acts);
+    - ``eta_seconds``: the worker's estimate counted down since it was written, else
+      the measured rate since the start; ``None`` (shown as "unknown") before any
+      unit is done, ``eta_basis`` says which;
+    - ``queue``: for a queued run, the active runs created before it (all teams share
+      the workers), those of this team by name, the others as a count.
+    """
+    now = now or timezone.now()
+    running = [s for s in shards if s.status == RunStatus.RUNNING]
+    beats = [t for t in [run.heartbeat_at, *(s.heartbeat_at for s in shards)] if t]
+    heartbeat_at = max(beats) if beats else None
+    age = (now - heartbeat_at).total_seconds() if heartbeat_at else None
+    stale_after = settings.RUN_HEARTBEAT_STALE_SECONDS
+    freshest = max(running, key=lambda s: s.heartbeat_at or now, default=None)
+    stage = (freshest.stage if freshest and freshest.stage else run.stage) or ""
+    stage_name, batch, batches = stage_parts(stage)
+    round_ = freshest.round if freshest and freshest.round else run.round
+
+    eta, basis = None, "no unit finished yet"
+    remaining = max(0, run.total_units - run.done_units)
+    if run.status == RunStatus.RUNNING:
+        if run.eta_seconds is not None and run.heartbeat_at:
+            since = (now - run.heartbeat_at).total_seconds()
+            eta, basis = max(0.0, run.eta_seconds - since), "from the workers' measured rate"
+        elif run.done_units and run.started_at:
+            elapsed = (now - run.started_at).total_seconds()
+            if elapsed > 0:
+                eta = remaining / (run.done_units / elapsed)
+                basis = "from the average rate since the start"
+        if eta is not None and eta <= 0 and remaining:
+            eta, basis = None, "the estimate ran out; waiting for the next batch"
+    queue = run_queue_position(run) if run.status == RunStatus.QUEUED else None
+    return {
+        "stage": stage_name,
+        "batch": batch,
+        "batches": batches,
+        "round": round_,
+        "heartbeat_at": heartbeat_at,
+        "heartbeat_age": age,
+        "stale": bool(run.status == RunStatus.RUNNING and age is not None and age > stale_after),
+        "stale_after": stale_after,
+        "eta_seconds": eta,
+        "eta_basis": basis,
+        "queue": queue,
+        "workers": sorted({s.worker for s in shards if s.worker}),
+    }
+
+
+def run_queue_position(run: Run) -> dict[str, Any]:
+    """The active runs ahead of a queued one, oldest first (the workers take shards FIFO)."""
+    ahead = Run.objects.filter(status__in=ACTIVE_STATUSES, created_at__lt=run.created_at).exclude(
+        pk=run.pk
+    )
+    mine = list(ahead.filter(team_id=run.team_id).order_by("created_at")[:10])
+    total = ahead.count()
+    shards_ahead = RunShard.objects.filter(run__in=ahead, status__in=ACTIVE_STATUSES).count()
+    return {
+        "position": total + 1,
+        "ahead": mine,
+        "ahead_total": total,
+        "ahead_other_teams": total - ahead.filter(team_id=run.team_id).count(),
+        "shards_ahead": shards_ahead,
+        "running_anywhere": RunShard.objects.filter(status=RunStatus.RUNNING).count(),
     }

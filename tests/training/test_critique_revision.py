@@ -248,9 +248,16 @@ def test_few_shot_dialogues_and_a_system_prompt_go_through_the_real_chat_templat
 
 
 def test_progress_counts_units_up_to_the_total(watched) -> None:
-    seen: list[Progress] = watched[3]
-
-    assert len(seen) == 1 + 15  # once at the start, then after each batch
+    every: list[Progress] = watched[3]
+    # Before each batch the callback hears what is being generated now (batch n of m)...
+    starting = [p for p in every if p.batches]
+    assert len(starting) == 15
+    first_critique = next(p for p in starting if p.stage == "critique")
+    assert (first_critique.batch, first_critique.round, first_critique.done_units) == (1, 1, 5)
+    assert all(1 <= p.batch <= p.batches for p in starting)
+    # ...and once at the start, then after each batch, what is done.
+    seen = [p for p in every if not p.batches]
+    assert len(seen) == 1 + 15
     assert seen[0].done_units == 0 and seen[0].eta_seconds is None
     assert [p.done_units for p in seen] == sorted(p.done_units for p in seen)
     last = seen[-1]

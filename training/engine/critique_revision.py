@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -413,6 +414,10 @@ class Progress:
     round: int
     tokens_per_s: float
     eta_seconds: float | None
+    # The batch of ``stage`` being generated now (1-based) and how many it has; 0 at
+    # the start and after the last batch of a stage.
+    batch: int = 0
+    batches: int = 0
 
 
 @dataclass
@@ -481,7 +486,7 @@ def run_critique_revision(
             seconds=time.monotonic() - started,
         )
 
-    def notify(stage: str, round: int) -> None:
+    def notify(stage: str, round: int, batch: int = 0, batches: int = 0) -> None:
         if progress is None:
             return
         done = done_units()
@@ -499,6 +504,8 @@ def run_critique_revision(
                 round=round,
                 tokens_per_s=counters["completion_tokens"] / elapsed,
                 eta_seconds=(total_units - done) / rate if rate > 0 else None,
+                batch=batch,
+                batches=batches,
             )
         )
 
@@ -521,6 +528,8 @@ def run_critique_revision(
                 continue
             if should_stop is not None and should_stop():
                 return report(completed=False, stopped=True)
+            # Say what is being generated now, not only what just finished.
+            notify(stage, r, number + 1, math.ceil(len(order) / config.batch_size))
             seeded = dataclasses.replace(params, seed=derive_seed(config.seed, stage, r, number))
             completions = backend.generate([ChatRequest(messages[i]) for i in missing], seeded)
             if len(completions) != len(missing):

@@ -318,9 +318,11 @@ def execute(ctx: ShardContext) -> tuple[bool, dict[str, Any]]:
 
     def on_progress(p: Any) -> None:
         remaining = p.total_units - p.done_units
+        # "critique 3/8": the batch being generated now (the run page splits it out).
+        stage = f"{p.stage} {p.batch}/{p.batches}" if p.batches else p.stage
         ctx.progress(
             p.done_units,
-            stage=p.stage,
+            stage=stage[:20],
             round=p.round,
             total_units=p.total_units,
             examples_done=p.examples_done,

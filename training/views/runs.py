@@ -119,13 +119,15 @@ def _setup_rows(run: Run) -> list[tuple[str, Any, str]]:
 def run_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     team, membership, run = run_for(request, slug, pk)
     spec = run.spec
+    shards = list(run.shards.order_by("index"))
     context = {
         "team": team,
         "membership": membership,
         "run": run,
         "spec": spec,
         "setup": _setup_rows(run),
-        "shards": list(run.shards.order_by("index")),
+        "shards": shards,
+        "live": selectors.run_live_status(run, shards),
         "charts": spec.charts(run),
         "cost": selectors.run_cost(run),
         "produced": run.produced_models.first(),
