@@ -96,7 +96,9 @@ def constitution_import(request: HttpRequest, slug: str) -> HttpResponse:
                     f"({imported.source_format}) as {version}.",
                 )
                 return redirect("version_detail", pk=version.pk)
-        status = 422
+        # The file's contents are wrong (a bad line, a limit, a malformed file): 400, the
+        # request itself cannot be honoured. A form field to correct (a name taken): 422.
+        status = 400 if problems else 422
     return render(
         request,
         "constitutions/import.html",

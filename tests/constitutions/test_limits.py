@@ -1,6 +1,7 @@
 """The content limits: one definition (constitutions/content/limits.py) that the model
 columns, the forms, the import, the services and the committed JSON schema all follow,
-and every violation refused with the field named (422 in the browser), never a 500."""
+and every violation refused with the field named (400 for a file whose contents break a
+limit, 422 for a form field to correct), never a 500."""
 
 from __future__ import annotations
 
@@ -217,13 +218,13 @@ def test_the_errors_are_the_projects_domain_and_problems_errors():
 # --- import: the browser's file upload ------------------------------------------------
 
 
-def test_a_150_character_category_name_in_an_import_gives_a_422_with_the_field_named(
+def test_a_150_character_category_name_in_an_import_gives_a_400_with_the_field_named(
     authoring, team
 ):
     before = _nothing_imported()
     response = _upload(authoring, team, _export(category="c" * 150))
     html = response.content.decode()
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert 'id="import-problems"' in html and "Nothing was imported" in html
     assert "c.json: categories[0].name: must be at most 120 characters, got 150" in html
     assert _nothing_imported() == before
@@ -233,7 +234,7 @@ def test_a_category_name_one_over_the_limit_is_refused_and_one_at_the_limit_impo
     authoring, team
 ):
     over = _upload(authoring, team, _export(category="o" * (LIMITS.category_name + 1)))
-    assert over.status_code == 422 and "categories[0].name: must be at most 120" in (
+    assert over.status_code == 400 and "categories[0].name: must be at most 120" in (
         over.content.decode()
     )
     at_limit = "a" * LIMITS.category_name
@@ -290,13 +291,13 @@ def test_a_category_name_one_over_the_limit_is_refused_and_one_at_the_limit_impo
         "question of 10001",
     ],
 )
-def test_every_limit_violation_in_an_import_gives_a_422_naming_the_field(
+def test_every_limit_violation_in_an_import_gives_a_400_naming_the_field(
     authoring, team, changes, message
 ):
     before = _nothing_imported()
     response = _upload(authoring, team, _export(**changes))
     html = response.content.decode()
-    assert response.status_code == 422
+    assert response.status_code == 400
     problems = html[html.index('id="import-problems"') :][:3000]
     assert message in html_lib.unescape(problems), problems
     assert _nothing_imported() == before
@@ -305,10 +306,10 @@ def test_every_limit_violation_in_an_import_gives_a_422_naming_the_field(
 def test_an_integer_too_long_for_python_is_a_malformed_file_not_a_crash(authoring, team):
     data = _export().replace(b'"priority": 1', b'"priority": ' + b"9" * 5000)
     response = _upload(authoring, team, data)
-    assert response.status_code == 422 and "c.json: malformed JSON" in response.content.decode()
+    assert response.status_code == 400 and "c.json: malformed JSON" in response.content.decode()
     yaml_data = b"format: cai_web.constitution\nschema_version: " + b"9" * 5000 + b"\n"
     response = _upload(authoring, team, yaml_data, filename="c.yaml")
-    assert response.status_code == 422 and "c.yaml: malformed YAML" in response.content.decode()
+    assert response.status_code == 400 and "c.yaml: malformed YAML" in response.content.decode()
 
 
 def test_a_foreign_file_whose_name_is_too_long_for_a_constitution_asks_for_another_name(

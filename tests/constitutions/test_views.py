@@ -615,7 +615,7 @@ def test_a_bad_import_shows_its_problem_and_imports_nothing(authoring, team, aut
         {"files": [SimpleUploadedFile("bad.json", data)], "name": "Bad"},
     )
     html = response.content.decode()
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert 'id="import-problems"' in html and "Nothing was imported" in html
     assert message in html, html[html.index("import-problems") :][:800]
     assert (Constitution.objects.count(), ConstitutionVersion.objects.count()) == (
