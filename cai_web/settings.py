@@ -72,6 +72,8 @@ INSTALLED_APPS = [
     "constitutions",
     "training",
     "labelling",
+    "ninja",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -210,6 +212,12 @@ MODELS_DIR = Path(env_str("CAI_MODELS_DIR", str(VAR_DIR / "models")))
 ARTIFACTS_DIR = Path(env_str("CAI_ARTIFACTS_DIR", str(VAR_DIR / "artifacts")))
 SHARED_DATA_DIR = Path(env_str("CAI_SHARED_DATA", str(BASE_DIR.parent / "shared" / "data")))
 RUN_HEARTBEAT_STALE_SECONDS = env_int("CAI_HEARTBEAT_STALE_SECONDS", 300)
+
+# --- API (docs/api.md) ----------------------------------------------------------------
+# Requests per token per window (0: no limit); counted on the token row, so the limit
+# holds across every web process sharing the database.
+API_RATE_LIMIT = env_int("CAI_API_RATE_LIMIT", 600)
+API_RATE_WINDOW = env_int("CAI_API_RATE_WINDOW", 60)
 
 LOGGING = {
     "version": 1,

@@ -16,6 +16,7 @@ urlpatterns = [
     path("t/<slug:slug>/members/", views.team_members, name="team_members"),
     path("t/<slug:slug>/members/<int:pk>/", views.member_update, name="member_update"),
     path("", include("constitutions.urls")),
+    path("", include("api.urls")),
 ]
 
 # Apps that are still growing register their URLs only once they exist.

@@ -38,6 +38,7 @@ from tests.permissions import (
     WRITE_FORM,
     Case,
     assert_case,
+    expect,
     with_status,
 )
 from training.kinds.registry import kinds
@@ -85,6 +86,14 @@ def _prompt_upload(w):
         "split_seed": "1",
         "file": SimpleUploadedFile("more.txt", b"one\ntwo\nthree\n"),
     }
+
+
+def _viewer_token_revoke(w):
+    """A fresh token of the viewer (rolled back with each role's request) to revoke."""
+    from api.services import token_create
+
+    token, _ = token_create(user=w["viewer"], team=w["team"], name="to revoke")
+    return reverse("api_token_revoke", args=[w["slug"], token.pk])
 
 
 def _model_data(w):
@@ -193,6 +202,13 @@ MATRIX: list[Case] = [
     Case("promptset_detail", "get", _team("promptset_detail", "prompt_set"), READ),
     Case("model_list", "get", _team("model_list"), READ),
     Case("model_list", "post", _team("model_list"), WRITE, _model_data),
+    # --- api (every operation of /api/v1/ is in tests/api/test_permissions.py) ----
+    Case("api", "get", lambda w: "/api/v1/openapi.json", OPEN, label="api openapi.json"),
+    Case("api_tokens", "get", _team("api_tokens"), READ),
+    Case("api_tokens", "post", _team("api_tokens"), expect(302, 404, 201, 201, 201, 201),
+         lambda w: {"name": "pipeline"}),
+    # Only its owner (the viewer) and a team owner see the viewer's token: others get 404.
+    Case("api_token_revoke", "post", _viewer_token_revoke, expect(302, 404, 302, 404, 404, 302)),
     # --- labelling ----------------------------------------------------------------
     Case("labelset_list", "get", _team("labelset_list"), READ),
     Case("labelset_import", "get", _team("labelset_import"), WRITE_FORM),
@@ -244,11 +260,15 @@ def test_every_url_answers_each_member_of_the_cast_as_the_matrix_says(world, cas
 
 
 def url_names(patterns=None) -> set[str]:
-    """Every URL name the project serves; the admin's many count as one, ``admin``."""
+    """Every URL name the project serves; the admin's and the API's count as one each."""
     names: set[str] = set()
     for p in get_resolver().url_patterns if patterns is None else patterns:
         if isinstance(p, URLResolver):
-            names |= {"admin"} if p.namespace == "admin" else url_names(p.url_patterns)
+            # The admin's and the API's many names count as one each (the API's own
+            # matrix, tests/api/test_permissions.py, tries every operation).
+            names |= (
+                {p.namespace} if p.namespace in ("admin", "api") else url_names(p.url_patterns)
+            )
         elif isinstance(p, URLPattern):
             assert p.name, f"the URL {p.pattern} has no name, so the matrix cannot name it"
             names.add(p.name)
