@@ -166,6 +166,9 @@ MATRIX: list[Case] = [
     Case("few_shot_delete", "post", _obj("few_shot_delete", "few_shot"), WRITE),
     # --- training -----------------------------------------------------------------
     Case("run_list", "get", _team("run_list"), READ),
+    Case("run_compare", "get",
+         lambda w: reverse("run_compare", args=[w["slug"]]) + "?run=%d&run=%d" % (
+             w["runs"]["sft"].pk, w["runs"]["dpo"].pk), READ),
     *[
         Case("run_detail", "get",
              lambda w, k=kind: reverse("run_detail", args=[w["slug"], w["runs"][k].pk]), READ,

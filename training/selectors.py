@@ -26,8 +26,20 @@ from .models import (
 )
 
 
-def run_list(*, team: Team, kind: str = "", status: str = "") -> QuerySet[Run]:
-    """The team's runs, newest first; ``kind`` / ``status`` filter when given."""
+def run_list(
+    *,
+    team: Team,
+    kind: str = "",
+    status: str = "",
+    constitution: int | None = None,
+    model: int | None = None,
+    user: int | None = None,
+) -> QuerySet[Run]:
+    """The team's runs, newest first; each argument given narrows the list.
+
+    ``constitution`` is a constitution id (any of its versions), ``model`` a model
+    entry the run used in any role, ``user`` the id of who started it.
+    """
     qs = Run.objects.filter(team=team).select_related(
         "constitution_version__constitution", "prompt_set", "model", "created_by"
     )
@@ -35,7 +47,95 @@ def run_list(*, team: Team, kind: str = "", status: str = "") -> QuerySet[Run]:
         qs = qs.filter(kind=kind)
     if status:
         qs = qs.filter(status=status)
+    if constitution:
+        qs = qs.filter(constitution_version__constitution_id=constitution)
+    if model:
+        qs = qs.filter(Q(model_id=model) | Q(judge_model_id=model) | Q(base_model_id=model))
+    if user:
+        qs = qs.filter(created_by_id=user)
     return qs
+
+
+def run_filter_choices(*, team: Team) -> dict[str, list[tuple[int, str]]]:
+    """What the runs list can be filtered by: constitutions, models and people with runs."""
+    from constitutions.models import Constitution
+    from django.contrib.auth import get_user_model
+
+    runs = Run.objects.filter(team=team)
+    return {
+        "constitutions": list(
+            Constitution.objects.filter(versions__runs__in=runs)
+            .distinct()
+            .order_by("name")
+            .values_list("pk", "name")
+        ),
+        "models": list(
+            ModelEntry.objects.filter(team=team).order_by("name").values_list("pk", "name")
+        ),
+        "users": list(
+            get_user_model()
+            .objects.filter(pk__in=runs.values("created_by"))
+            .order_by("username")
+            .values_list("pk", "username")
+        ),
+    }
+
+
+def run_compare(*, team: Team, pks: list[int]) -> dict[str, Any]:
+    """Runs of the team side by side: their metrics overlaid and their configs diffed.
+
+    Runs are compatible when they log metrics of the same names (trainers: SFT, DPO,
+    reward) or when they are of one kind; ``problems`` says why a pick cannot be
+    compared. Config rows are the flattened keys ("train.learning_rate") with one
+    value per run and ``differs`` when the values are not all equal.
+    """
+    runs = list(
+        Run.objects.filter(team=team, pk__in=pks).select_related(
+            "constitution_version__constitution", "model", "prompt_set"
+        )
+    )
+    runs.sort(key=lambda r: pks.index(r.pk))
+    problems = []
+    missing = sorted(set(pks) - {r.pk for r in runs})
+    if missing:
+        problems.append(f"No run {', '.join(f'#{pk}' for pk in missing)} in this team.")
+    if len(runs) < 2:
+        problems.append("Pick at least two runs to compare.")
+    metrics = {r.pk: run_metric_series(r) for r in runs}
+    kinds = {r.kind for r in runs}
+    shared = set.intersection(*(set(m) for m in metrics.values())) if metrics else set()
+    if len(runs) >= 2 and len(kinds) > 1 and not shared:
+        problems.append(
+            "These runs log no metric in common and are of different kinds: "
+            + ", ".join(sorted(r.spec.label for r in runs))
+            + ". Pick runs of one kind, or trainers (SFT, DPO, reward) that log a loss."
+        )
+    flat = [_flatten(r.config or {}) for r in runs]
+    keys = sorted({k for f in flat for k in f})
+    rows = []
+    for key in keys:
+        values = [f.get(key, "—") for f in flat]
+        rows.append(
+            {"key": key, "values": values, "differs": len({json_key(v) for v in values}) > 1}
+        )
+    return {"runs": runs, "metrics": metrics, "config_rows": rows, "problems": problems}
+
+
+def json_key(value: Any) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(_flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
 
 
 def prompt_set_list(*, team: Team) -> QuerySet[PromptSet]:

@@ -4,6 +4,7 @@ from .views import catalog, results, runs
 
 urlpatterns = [
     path("t/<slug:slug>/runs/", runs.run_list, name="run_list"),
+    path("t/<slug:slug>/runs/compare/", runs.run_compare, name="run_compare"),
     path("t/<slug:slug>/runs/launch/<slug:kind>/", runs.run_launch, name="run_launch"),
     path("t/<slug:slug>/runs/<int:pk>/", runs.run_detail, name="run_detail"),
     path("t/<slug:slug>/runs/<int:pk>/cancel/", runs.run_cancel, name="run_cancel"),

@@ -63,3 +63,20 @@ def countdown(seconds: float | None) -> SafeString | str:
     return format_html(
         '<span data-countdown="{}">{}</span>', round(float(seconds)), seconds_text(seconds)
     )
+
+
+@register.simple_tag
+def run_progress(run: Any) -> str:
+    """One line of progress in the run's own unit: "step 3 / 8", "40 / 64 generations".
+
+    A run that succeeded says how much it did; trainers count optimizer steps, so
+    they read "step n / N", never a percentage of examples.
+    """
+    unit = run.spec.progress_unit
+    done, total = run.done_units, run.total_units
+    if run.status == "succeeded" and total:
+        done = total
+    if unit == "steps":
+        step = (run.result or {}).get("global_step") or done
+        return f"step {step:,} / {total:,}" if total else f"step {step:,}"
+    return f"{done:,} / {total:,} {unit}" if total else f"{done:,} {unit}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -21,6 +22,7 @@ from cai_web.web import form_error, render_partial, team_for
 from constitutions.models import ConstitutionVersion
 
 from .. import selectors, services
+from ..charts import overlay_charts
 from ..errors import TrainingError
 from ..kinds.registry import UnknownKind, get, kinds
 from ..lineage import version_lineage
@@ -50,23 +52,61 @@ def run_for(
     return team, membership, run
 
 
+RUNS_PER_PAGE = 50
+
+
+def _int_param(request: HttpRequest, name: str) -> int | None:
+    value = request.GET.get(name) or ""
+    return int(value) if value.isdigit() else None
+
+
 def run_list(request: HttpRequest, slug: str) -> HttpResponse:
     team, membership = team_for(request, slug)
     kind = request.GET.get("kind") or ""
     status = request.GET.get("status") or ""
-    runs = list(selectors.run_list(team=team, kind=kind, status=status)[:200])
+    filters = {
+        "constitution": _int_param(request, "constitution"),
+        "model": _int_param(request, "model"),
+        "user": _int_param(request, "user"),
+    }
+    qs = selectors.run_list(team=team, kind=kind, status=status, **filters)
+    page = Paginator(qs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    runs = list(page.object_list)
+    query = request.GET.copy()
+    query.pop("page", None)
     context = {
         "team": team,
         "membership": membership,
         "runs": runs,
+        "page": page,
+        "query": query.urlencode(),
         "any_active": any(r.is_active for r in runs),
         "can_launch": membership.can(Capability.LAUNCH_RUNS),
         "kinds": list(kinds().values()),
         "kind": kind,
         "status": status,
         "statuses": RunStatus.choices,
+        "filters": filters,
+        "choices": selectors.run_filter_choices(team=team),
     }
     return render_partial(request, "training/runs.html", "run-table", context)
+
+
+def run_compare(request: HttpRequest, slug: str) -> HttpResponse:
+    """Two or more runs: their metrics overlaid on one chart each, their configs diffed."""
+    team, membership = team_for(request, slug)
+    pks = list(dict.fromkeys(int(v) for v in request.GET.getlist("run") if v.isdigit()))[:8]
+    compared = selectors.run_compare(team=team, pks=pks)
+    labels = [(f"#{r.pk} {r.name or r.spec.label}", compared["metrics"][r.pk]) for r in compared["runs"]]
+    context = {
+        "team": team,
+        "membership": membership,
+        **compared,
+        "charts": overlay_charts(labels) if not compared["problems"] else [],
+        "recent": list(selectors.run_list(team=team).exclude(pk__in=pks)[:30]),
+        "pks": pks,
+    }
+    return render(request, "training/run_compare.html", context)
 
 
 @require_http_methods(["GET", "POST"])
