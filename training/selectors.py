@@ -58,8 +58,9 @@ def run_list(
 
 def run_filter_choices(*, team: Team) -> dict[str, list[tuple[int, str]]]:
     """What the runs list can be filtered by: constitutions, models and people with runs."""
-    from constitutions.models import Constitution
     from django.contrib.auth import get_user_model
+
+    from constitutions.models import Constitution
 
     runs = Run.objects.filter(team=team)
     return {

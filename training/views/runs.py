@@ -97,7 +97,9 @@ def run_compare(request: HttpRequest, slug: str) -> HttpResponse:
     team, membership = team_for(request, slug)
     pks = list(dict.fromkeys(int(v) for v in request.GET.getlist("run") if v.isdigit()))[:8]
     compared = selectors.run_compare(team=team, pks=pks)
-    labels = [(f"#{r.pk} {r.name or r.spec.label}", compared["metrics"][r.pk]) for r in compared["runs"]]
+    labels = [
+        (f"#{r.pk} {r.name or r.spec.label}", compared["metrics"][r.pk]) for r in compared["runs"]
+    ]
     context = {
         "team": team,
         "membership": membership,
