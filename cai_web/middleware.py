@@ -42,3 +42,30 @@ class HtmxLoginRequiredMiddleware(LoginRequiredMiddleware):
             self.get_redirect_field_name(view_func),
         )
         return HttpResponseClientRedirect(login["Location"])
+
+
+def method_not_allowed_page(
+    get_response: Callable[[HttpRequest], HttpResponseBase],
+) -> Callable[[HttpRequest], HttpResponseBase]:
+    """A 405 with no body (``require_POST`` and friends) becomes the site's 405 page.
+
+    A link to a POST-only URL (an old bookmark, a pasted address) otherwise shows a
+    blank page; this one says what the URL is for and where to go instead.
+    """
+    from django.shortcuts import render
+
+    def middleware(request: HttpRequest) -> HttpResponseBase:
+        response = get_response(request)
+        if response.status_code == 405 and not getattr(response, "content", b"x"):
+            allowed = response.get("Allow", "")
+            page = render(
+                request,
+                "405.html",
+                {"allowed": allowed, "method": request.method, "path": request.path},
+                status=405,
+            )
+            page["Allow"] = allowed
+            return page
+        return response
+
+    return middleware

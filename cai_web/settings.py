@@ -8,6 +8,7 @@ filesystem Celery broker under ``var/``); production sets ``DATABASE_URL`` and
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -74,6 +75,8 @@ INSTALLED_APPS = [
     "labelling",
     "ninja",
     "api",
+    "axes",
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -87,6 +90,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "cai_web.middleware.HtmxLoginRequiredMiddleware",
+    "cai_web.middleware.method_not_allowed_page",
+    "csp.middleware.CSPMiddleware",
+    # Last, so it answers a locked-out login with its own page (docs/security.md).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "cai_web.urls"
@@ -133,7 +140,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out (username, address) before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
+
+# --- Login throttling (django-axes; docs/security.md) --------------------------------
+# A (username, client address) pair is locked out after CAI_LOGIN_FAILURE_LIMIT wrong
+# passwords for CAI_LOGIN_COOLOFF_SECONDS; another address can still log in as that
+# user, so a stranger cannot lock a member out. Each try during the lockout restarts it.
+AXES_FAILURE_LIMIT = env_int("CAI_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(seconds=env_int("CAI_LOGIN_COOLOFF_SECONDS", 900))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "cai_web.lockout.lockout_response"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -177,6 +199,26 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if SECURE else Non
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 X_FRAME_OPTIONS = "DENY"
 
+# Content-Security-Policy (django-csp; docs/security.md): scripts and style sheets only
+# from this site (htmx and the charts are vendored under static/), no inline script
+# and no eval (htmx's hx-on is not used), no framing, forms post only here. Inline
+# style *attributes* stay allowed: the progress bars' widths and the SVG charts use them.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
 # --- Celery -------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", "") or None
@@ -210,6 +252,14 @@ CELERY_BEAT_SCHEDULE = {
 # --- Work and models ----------------------------------------------------------------
 MODELS_DIR = Path(env_str("CAI_MODELS_DIR", str(VAR_DIR / "models")))
 ARTIFACTS_DIR = Path(env_str("CAI_ARTIFACTS_DIR", str(VAR_DIR / "artifacts")))
+# Folders under which teams may register local models (a team's own uploads live in
+# MODELS_DIR/teams/<slug>/; run artifacts are never registrable by path).
+MODEL_ROOTS = [Path(p) for p in env_list("CAI_MODEL_ROOTS", str(MODELS_DIR))]
+# OpenAI-compatible model servers the workers may call although they resolve to a
+# private or loopback address ("host" or "host:port"); public hosts need no entry.
+ALLOWED_MODEL_HOSTS = env_list("CAI_ALLOWED_MODEL_HOSTS", "")
+# Models a worker keeps loaded at once (least recently used out).
+WORKER_RESIDENT_MODELS = env_int("CAI_WORKER_RESIDENT_MODELS", 2)
 SHARED_DATA_DIR = Path(env_str("CAI_SHARED_DATA", str(BASE_DIR.parent / "shared" / "data")))
 RUN_HEARTBEAT_STALE_SECONDS = env_int("CAI_HEARTBEAT_STALE_SECONDS", 300)
 

@@ -62,12 +62,43 @@ def _append(segments: list[Segment], op: str, text: str) -> None:
 _TAGS = {"insert": "ins", "delete": "del"}
 
 
-def segments_html(segments: Iterable[Segment]) -> str:
+# When more than this share of the words differ, a word diff is a confetti of
+# <del>/<ins>; the two texts side by side read better.
+REWRITE_SHARE = 2 / 3
+_WORD = re.compile(r"\w+")
+
+
+def changed_share(segments: Iterable[Segment]) -> float:
+    """Share of the words of both texts that a diff marks changed (0: same, 1: rewritten)."""
+    changed = total = 0
+    for op, text in segments:
+        words = len(_WORD.findall(text))
+        weight = 2 if op == "equal" else 1  # an equal word is in both texts
+        total += words * weight
+        changed += 0 if op == "equal" else words
+    return changed / total if total else 0.0
+
+
+def segments_html(segments: Iterable[Segment], *, rewrite_share: float = REWRITE_SHARE) -> str:
     """Segments as HTML: removed text in ``<del>``, added text in ``<ins>``.
 
+    When more than ``rewrite_share`` of the words changed (a revision that rewrites
+    the answer), the old and the new text come side by side instead, each whole.
     Every piece of text is escaped before the markup goes around it, so the result
-    is safe to mark safe in a template.
+    is safe to mark safe in a template. Only inline elements are used, so it can sit
+    in a ``<p>``.
     """
+    segments = list(segments)
+    old = "".join(text for op, text in segments if op != "insert")
+    new = "".join(text for op, text in segments if op != "delete")
+    if old.strip() and new.strip() and changed_share(segments) > rewrite_share:
+        return (
+            '<span class="diff-side" data-diff="side-by-side">'
+            '<span class="diff-note">Rewritten: most words changed, so before and after '
+            "are shown side by side.</span>"
+            f'<span class="before"><del>{html.escape(old)}</del></span>'
+            f'<span class="after"><ins>{html.escape(new)}</ins></span></span>'
+        )
     out = []
     for op, text in segments:
         tag = _TAGS.get(op)

@@ -14,6 +14,16 @@ PASSWORD = "correct-horse-battery"
 ROLES = ("owner", "author", "auditor", "viewer")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _model_roots_include_the_test_folders(tmp_path_factory: pytest.TempPathFactory):
+    """Tests build models under pytest's temporary folder: an administrator would list
+    such a folder in CAI_MODEL_ROOTS. The environment carries it to worker processes."""
+    roots = [str(r) for r in settings.MODEL_ROOTS] + [str(tmp_path_factory.getbasetemp())]
+    os.environ["CAI_MODEL_ROOTS"] = ",".join(roots)
+    settings.MODEL_ROOTS = [Path(r) for r in roots]
+    yield
+
+
 def shared_data_dir() -> Path:
     return Path(os.environ.get("CAI_SHARED_DATA", str(settings.SHARED_DATA_DIR)))
 

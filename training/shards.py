@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
+from .model_access import check_entry
 from .models import ModelEntry, Run, RunMetric, RunShard, RunStatus
 from .worker_models import backends_for
 
@@ -224,7 +225,13 @@ class ShardContext:
             self.progress(min(step, self.run.total_units), stage="training")
 
     def backends(self, *entries: ModelEntry) -> list[Any]:
-        """Loaded backends for ``entries``, kept resident by the worker's one policy."""
+        """Loaded backends for ``entries``, kept resident by the worker's one policy.
+
+        Each entry is checked again before it loads (``model_access.check_entry``): a
+        row that points where its team may not go fails the shard with the reason.
+        """
+        for entry in entries:
+            check_entry(entry)
         out = backends_for(*(e.to_spec() for e in entries))
         self.beat()
         return out

@@ -171,3 +171,18 @@ def test_database_ids_do_not_count_as_changes():
         BASE, principles=tuple(replace(p, id=i + 100) for i, p in enumerate(BASE.principles))
     )
     assert diff_contents(BASE, with_ids).principles == ()
+
+
+def test_a_rewrite_is_shown_side_by_side_and_a_small_edit_stays_inline():
+    from constitutions.diff import changed_share
+
+    small = word_diff_html("The cat sat on the mat.", "The cat sat on the red mat.")
+    assert small == "The cat sat on the <ins>red </ins>mat."
+    old, new = "I cannot help with that <b>request</b>.", "Here is a careful overview of locks."
+    out = word_diff_html(old, new)
+    assert 'data-diff="side-by-side"' in out
+    assert "<del>I cannot help with that &lt;b&gt;request&lt;/b&gt;.</del>" in out
+    assert f"<ins>{new}</ins>" in out
+    assert changed_share(word_diff(old, new)) > 2 / 3 > changed_share(word_diff("a b c", "a b d"))
+    # A text that only appears (or only goes) stays one inline insertion (deletion).
+    assert word_diff_html(None, "new text") == "<ins>new text</ins>"

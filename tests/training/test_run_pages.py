@@ -6,6 +6,8 @@ tests/training/kinds/."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
@@ -23,6 +25,7 @@ from tests.training import run_fixtures
 from tests.training.kind_fixtures import start
 from tests.training.run_fixtures import PROMPTS, cr_start, small_config
 from training import services
+from training.artifacts import run_dir
 from training.kinds.registry import kinds
 from training.models import ModelEntry, Run, RunMetric, RunStatus
 
@@ -84,8 +87,11 @@ def setup(cast, team, author, fake_model_dir, settings, tmp_path):
         model=model,
         config={"train": {"max_steps": 5}},
     )
+    final = run_dir(sft) / "train" / "final"
+    final.mkdir(parents=True)
+    (final / "config.json").write_text("{}")
     sft_model = services.model_register(
-        team=team, user=author, name="sft out", path=str(fake_model_dir), source_run=sft
+        team=team, user=author, name="sft out", path=str(final), source_run=sft
     )
     Run.objects.filter(pk=sft.pk).update(status=RunStatus.SUCCEEDED, gpu_seconds=12.5, device="cpu")
     labelling = start(
@@ -560,3 +566,186 @@ def test_every_recipe_starts_its_kind_through_run_start(setup, cast) -> None:
         run = Run.objects.latest("pk")
         assert run.kind == kind and run.config_object() is not None
     assert Run.objects.filter(kind="labelling").latest("pk").config["max_new_tokens"] == 64
+
+
+# --- status that is true, the runs list, compare, launch needs, subsets, error pages -------
+
+
+def test_the_live_status_names_the_shards_current_stage_and_batch_and_a_fresh_heartbeat(
+    setup, cast, client_for
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    run = setup["labelling"]
+    now = timezone.now()
+    Run.objects.filter(pk=run.pk).update(
+        status=RunStatus.RUNNING,
+        stage="labelling",
+        heartbeat_at=now - timedelta(minutes=5),
+        started_at=now - timedelta(minutes=6),
+        done_units=4,
+        total_units=16,
+        eta_seconds=None,
+    )
+    # The run row was last written 5 minutes ago, but the shard beat 3 s ago while judging.
+    run.shards.update(status=RunStatus.RUNNING, stage="judging 3/8", heartbeat_at=now, worker="w1")
+    url = reverse("run_detail", args=[setup["team"].slug, run.pk])
+    body = client_for(cast["viewer"]).get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "Now: <strong>judging</strong> · batch 3 / 8" in body
+    assert (
+        "last heartbeat <time" in body and "just now" not in body
+    )  # server words: "0 minutes ago"
+    assert "no word from the worker" not in body
+    # 4 of 16 units in 6 minutes: 12 more at that rate is about 18 minutes.
+    assert "from the average rate since the start" in body
+    assert re.search(r'data-countdown="10[78]\d"', body)
+    # Past the stale threshold the warning appears.
+    run.shards.update(heartbeat_at=now - timedelta(minutes=10))
+    Run.objects.filter(pk=run.pk).update(heartbeat_at=now - timedelta(minutes=10))
+    body = client_for(cast["viewer"]).get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "no word from the worker for more than 5 min 0 s" in body
+
+
+def test_an_eta_is_unknown_until_a_unit_is_done_and_says_so(setup, cast, client_for) -> None:
+    run = setup["labelling"]
+    Run.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, done_units=0, eta_seconds=None)
+    url = reverse("run_detail", args=[setup["team"].slug, run.pk])
+    body = client_for(cast["viewer"]).get(url).content.decode()
+    assert (
+        'ETA <strong>unknown</strong> <small class="muted">(no unit finished yet)</small>' in body
+    )
+
+
+def test_a_queued_run_says_what_it_waits_behind(setup, cast, client_for) -> None:
+    s = setup
+    first = cr_start(
+        team=s["team"],
+        user=cast["author"],
+        version=s["version"],
+        prompt_set=s["prompt_set"],
+        model=s["model"],
+        config=small_config(),
+        name="ahead",
+        enqueue=False,
+    )
+    second = cr_start(
+        team=s["team"],
+        user=cast["author"],
+        version=s["version"],
+        prompt_set=s["prompt_set"],
+        model=s["model"],
+        config=small_config(),
+        name="behind",
+        enqueue=False,
+    )
+    body = (
+        client_for(cast["viewer"])
+        .get(reverse("run_detail", args=[s["team"].slug, second.pk]))
+        .content.decode()
+    )
+    ahead = Run.objects.filter(status__in=("queued", "running"), pk__lt=second.pk).count()
+    assert f"Waiting behind <strong>{ahead} runs</strong> (queue position {ahead + 1}" in body
+    assert f'href="/t/{s["team"].slug}/runs/{first.pk}/">ahead</a>' in body
+
+
+def test_the_runs_list_filters_pages_and_counts_training_in_steps(setup, cast, client_for) -> None:
+    s, client = setup, client_for(cast["viewer"])
+    url = reverse("run_list", args=[s["team"].slug])
+    Run.objects.filter(pk=s["sft"].pk).update(total_units=5, done_units=0)
+    body = client.get(url).content.decode()
+    assert "step 5 / 5" in body and "0/5" not in body  # a succeeded trainer did all its steps
+    dpo_only = client.get(url, {"kind": "dpo"}).content.decode()
+    assert f'name="run" value="{s["sft"].pk}"' not in dpo_only
+    assert f'name="run" value="{s["dpo"].pk}"' in dpo_only
+    by_model = client.get(url, {"model": s["sft_model"].pk}).content.decode()
+    # The SFT model is the DPO policy, the labelling policy and the evaluated policy.
+    shown = {r.pk for r in Run.objects.all() if f'name="run" value="{r.pk}"' in by_model}
+    assert shown == {s["dpo"].pk, s["labelling"].pk, s["evaluation"].pk}
+    nobody = client.get(url, {"user": cast["viewer"].pk}).content.decode()
+    assert "No run matches these filters." in nobody
+    assert client.get(url, {"page": "99"}).status_code == 200
+
+
+def test_compare_overlays_two_trainers_losses_and_diffs_their_configs(
+    setup, cast, client_for
+) -> None:
+    s = setup
+    RunMetric.objects.bulk_create(
+        [RunMetric(run=s["sft"], step=step, name="loss", value=1.0 / step) for step in (1, 2, 3)]
+    )
+    url = reverse("run_compare", args=[s["team"].slug])
+    body = client_for(cast["viewer"]).get(url, {"run": [s["sft"].pk, s["dpo"].pk]}).content.decode()
+    assert 'id="compare-loss-chart"' in body
+    chart = body[body.index('id="compare-loss-chart"') :]
+    chart = chart[: chart.index("</figure>")]
+    assert chart.count('class="legend-item"') == 2 and chart.count("<polyline") == 2
+    assert "train.max_steps" in body and 'class="differs"' in body
+    # A pick of one run, or of another team's run, says why nothing is compared.
+    alone = client_for(cast["viewer"]).get(url, {"run": [s["sft"].pk, 999999]}).content.decode()
+    assert "No run #999999 in this team." in alone and "Pick at least two runs" in alone
+
+
+def test_each_launch_page_lists_what_the_kind_needs_and_links_to_create_it(
+    cast, team, client_for
+) -> None:
+    body = (
+        client_for(cast["author"])
+        .get(reverse("run_launch", args=[team.slug, "critique_revision"]))
+        .content.decode()
+    )
+    assert 'id="need-prompt_set"' in body
+    need = body[body.index('id="need-prompt_set"') :].split("</li>")[0]
+    assert "none yet" in need and f'href="/t/{team.slug}/prompt-sets/"' in need
+    assert f'href="/t/{team.slug}/models/">register a model</a>' in body
+
+
+def test_a_critique_revision_run_over_the_first_n_prompts_needs_no_re_upload(
+    setup, cast, client_for
+) -> None:
+    s = setup
+    run = cr_start(
+        team=s["team"],
+        user=cast["author"],
+        version=s["version"],
+        prompt_set=s["prompt_set"],
+        model=s["model"],
+        config=small_config(prompt_limit=3),
+        prompt_selection="all",
+        enqueue=False,
+    )
+    assert run.examples_total == 3 and run.config["prompt_limit"] == 3
+    assert run.total_units == 3 * small_config().units_per_example
+    body = (
+        client_for(cast["viewer"])
+        .get(reverse("run_detail", args=[s["team"].slug, run.pk]))
+        .content.decode()
+    )
+    assert "first 3 of the all prompts, 3 prompts" in body
+    with pytest.raises(services.TrainingError) as refused:
+        cr_start(
+            team=s["team"],
+            user=cast["author"],
+            version=s["version"],
+            prompt_set=s["prompt_set"],
+            model=s["model"],
+            config=small_config(prompt_limit=len(PROMPTS) + 1),
+            prompt_selection="all",
+            enqueue=False,
+        )
+    assert refused.value.field == "prompt_limit" and "holds only" in str(refused.value)
+
+
+def test_a_post_only_url_opened_by_a_link_gets_the_sites_405_page(setup, cast, client_for):
+    url = reverse("run_cancel", args=[setup["team"].slug, setup["dpo"].pk])
+    response = client_for(cast["author"]).get(url)
+    body = response.content.decode()
+    assert response.status_code == 405 and response["Allow"] == "POST"
+    assert 'id="error-405"' in body and "use its button" in body and "<nav" in body
+
+
+def test_a_missing_page_is_the_sites_404_page(setup, cast, client_for) -> None:
+    response = client_for(cast["viewer"]).get(f"/t/{setup['team'].slug}/runs/999999/")
+    assert response.status_code == 404
+    assert 'id="error-404"' in response.content.decode()

@@ -454,7 +454,7 @@ def test_a_duplicate_prompt_set_name_is_refused(setup, team, author, client_for)
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"backend": "transformers", "path": "/no/such/folder"}, "does not exist"),
+        ({"backend": "transformers", "path": "/no/such/folder"}, "No model this team can use"),
         ({"backend": "openai", "base_url": "ftp://x"}, "http(s) base URL"),
         ({"backend": "transformers", "path": "__FILE__"}, "not a .gguf file"),
     ],
@@ -474,8 +474,9 @@ def test_registering_a_model_checks_the_path_or_url(
 
 
 def test_a_gguf_file_and_an_openai_server_can_be_registered(
-    team, author, client_for, tmp_path
+    team, author, client_for, tmp_path, settings
 ) -> None:
+    settings.ALLOWED_MODEL_HOSTS = ["127.0.0.1:8080"]  # an administrator's choice
     (tmp_path / "m.Q4.gguf").write_bytes(b"GGUF")
     client = client_for(author)
     url = reverse("model_list", args=[team.slug])

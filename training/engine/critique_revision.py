@@ -107,6 +107,13 @@ class CritiqueRevisionConfig:
         default=True,
         metadata={"help": "Group requests of similar length into a batch to waste less padding."},
     )
+    prompt_limit: int | None = field(
+        default=None,
+        metadata={
+            "help": "Use only the first N prompts of the selection (None: all of them); "
+            "the run's config records it, so the same N gives the same examples."
+        },
+    )
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -135,6 +142,12 @@ class CritiqueRevisionConfig:
                 problems.append(
                     f"{stage}.seed must be left unset: every batch's seed is derived from seed"
                 )
+        if self.prompt_limit is not None and (
+            not is_int(self.prompt_limit) or self.prompt_limit < 1
+        ):
+            problems.append(
+                f"prompt_limit must be a positive integer or None, got {self.prompt_limit!r}"
+            )
         if self.system_prompt is not None and (
             not isinstance(self.system_prompt, str) or not self.system_prompt.strip()
         ):

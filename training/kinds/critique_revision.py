@@ -50,6 +50,12 @@ class LaunchCritiqueRevision(LaunchForm):
     system_prompt = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=0)
     batch_size = forms.IntegerField(min_value=1, max_value=MAX_BATCH_SIZE, initial=16)
+    prompt_limit = forms.IntegerField(
+        required=False,
+        min_value=1,
+        label="First N prompts only",
+        help_text="Run over the first N prompts of the selection (blank: all of them).",
+    )
     shard_size = forms.IntegerField(
         min_value=1,
         max_value=100_000,
@@ -84,6 +90,7 @@ class LaunchCritiqueRevision(LaunchForm):
             "system_prompt": (data.get("system_prompt") or "").strip() or None,
             "seed": data["seed"],
             "batch_size": data["batch_size"],
+            "prompt_limit": data.get("prompt_limit") or None,
             **{
                 stage: {
                     "temperature": data[f"{stage}_temperature"],
@@ -103,15 +110,24 @@ def _config(options: dict[str, Any]) -> CritiqueRevisionConfig:
 
 
 def check(team: Any, inputs: dict[str, Any], options: dict[str, Any], user: Any) -> dict[str, Any]:
-    _config(options)
+    config = _config(options)
     require_drawable(inputs["version"])
-    require_prompts(inputs["prompt_set"], inputs["prompt_selection"])
+    available = require_prompts(inputs["prompt_set"], inputs["prompt_selection"])
+    if config.prompt_limit and config.prompt_limit > available:
+        raise TrainingError(
+            f"First N prompts: {config.prompt_limit} asked for, but the selection holds "
+            f"only {available}.",
+            field="prompt_limit",
+        )
     return {}
 
 
 def plan(inputs: dict[str, Any], options: dict[str, Any], shard_size: int | None) -> ShardPlan:
-    units = _config(options).units_per_example
-    n = run_prompt_queryset(inputs["prompt_set"], inputs["prompt_selection"]).count()
+    config = _config(options)
+    units = config.units_per_example
+    n = run_prompt_queryset(
+        inputs["prompt_set"], inputs["prompt_selection"], config.prompt_limit
+    ).count()
     size = shard_size or DEFAULT_SHARD_SIZE
     return ShardPlan(
         shards=[(a, b, (b - a) * units) for a, b in split_evenly(n, size)],
@@ -305,7 +321,11 @@ def execute(ctx: ShardContext) -> tuple[bool, dict[str, Any]]:
     run = ctx.run
     config = run.config_object()
     prompt_set = need(run.prompt_set, "prompt set")
-    rows = list(run_prompt_queryset(prompt_set, run.prompt_selection).values_list("id", "text"))
+    rows = list(
+        run_prompt_queryset(prompt_set, run.prompt_selection, config.prompt_limit).values_list(
+            "id", "text"
+        )
+    )
     prompt_ids = [pk for pk, _ in rows]
     prompts = [text for _, text in rows]
     if len(prompts) != run.examples_total:

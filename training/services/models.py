@@ -2,40 +2,40 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from cai_web.models import Team
 
 from ..errors import TrainingError
+from ..model_access import check_gguf_name, check_server_url, resolve_local
 from ..models import Backend, ModelEntry, Run
 
 
-def _check_local_model(path: str, gguf_file: str) -> tuple[str, str]:
-    if not path:
-        raise TrainingError("Give the model's local folder or .gguf file.", field="path")
-    location = Path(path).expanduser()
-    if not location.is_absolute():
-        location = Path(settings.MODELS_DIR) / location
-    if not location.exists():
-        raise TrainingError(f"{location} does not exist on this machine.", field="path")
+def _check_local_model(
+    team: Team, path: str, gguf_file: str, source_run: Run | None
+) -> tuple[str, str]:
+    """(folder, gguf file) of a local model the team may use (``model_access``)."""
+    gguf_file = check_gguf_name(gguf_file)
+    location = resolve_local(team, path, source_run=source_run)
     if location.is_file():
         if location.suffix.lower() != ".gguf":
-            raise TrainingError(f"{location} is a file but not a .gguf file.", field="path")
+            raise TrainingError(
+                f"{path.strip()} is a file but not a .gguf file: give a model folder or a "
+                ".gguf file.",
+                field="path",
+            )
         return str(location.parent), location.name
     if gguf_file:
         if not (location / gguf_file).is_file():
-            raise TrainingError(f"{gguf_file} is not in {location}.", field="gguf_file")
+            raise TrainingError(f"{gguf_file} is not in {path.strip()}.", field="gguf_file")
         return str(location), gguf_file
     if not (location / "config.json").is_file():
         ggufs = sorted(p.name for p in location.glob("*.gguf"))
         hint = f" It holds {', '.join(ggufs)}: name one as the GGUF file." if ggufs else ""
         raise TrainingError(
-            f"{location} has no config.json, so it is not a transformers model folder.{hint}",
+            f"{path.strip()} has no config.json, so it is not a transformers model folder.{hint}",
             field="path",
         )
     return str(location), ""
@@ -57,9 +57,9 @@ def model_register(
 ) -> ModelEntry:
     """Add a model to the team's registry after checking that it can be found.
 
-    Local backends need an existing folder with ``config.json`` or a GGUF file; the
-    openai backend needs an http(s) URL. Nothing is loaded here: loading is the GPU
-    worker's job.
+    Local backends need an existing folder with ``config.json`` or a GGUF file in a
+    place the team may use; the openai backend an http(s) URL of an allowed host
+    (``training.model_access``). Nothing is loaded here: loading is the GPU worker's job.
     """
     name = (name or "").strip()
     if not name:
@@ -73,14 +73,10 @@ def model_register(
     if options is not None and not isinstance(options, dict):
         raise TrainingError("Options must be a JSON object.", field="options")
     if backend == Backend.OPENAI:
-        parsed = urlparse(base_url or "")
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise TrainingError(
-                "Give the server's http(s) base URL, e.g. http://host:8000/v1.", field="base_url"
-            )
+        base_url = check_server_url(base_url)
         path, gguf_file = "", ""
     else:
-        path, gguf_file = _check_local_model(path.strip(), gguf_file.strip())
+        path, gguf_file = _check_local_model(team, path, gguf_file, source_run)
         base_url = ""
     entry = ModelEntry(
         team=team,

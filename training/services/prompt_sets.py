@@ -83,9 +83,15 @@ def promptset_import(
     return prompt_set
 
 
-def run_prompt_queryset(prompt_set: PromptSet, selection: str) -> QuerySet[Prompt]:
-    """The prompts a run over ``prompt_set`` uses, in order; example i is the i-th row."""
+def run_prompt_queryset(
+    prompt_set: PromptSet, selection: str, limit: int | None = None
+) -> QuerySet[Prompt]:
+    """The prompts a run over ``prompt_set`` uses, in order; example i is the i-th row.
+
+    ``limit`` keeps the first N of the selection (a run over a subset, no re-upload).
+    """
     qs = Prompt.objects.filter(prompt_set=prompt_set)
     if selection != PromptSelection.ALL:
         qs = qs.filter(split=selection)
-    return qs.order_by("index")
+    qs = qs.order_by("index")
+    return qs[:limit] if limit else qs

@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from cai_web.models import Capability, Membership, Team
@@ -144,8 +145,44 @@ def run_launch(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
                 )
                 return redirect("run_detail", slug=team.slug, pk=run.pk)
         status = 400
-    context = {"team": team, "membership": membership, "spec": spec, "form": form}
+    context = {
+        "team": team,
+        "membership": membership,
+        "spec": spec,
+        "form": form,
+        "needs": launch_needs(spec, team),
+    }
     return render(request, "training/run_launch.html", context, status=status)
+
+
+# Where a person creates what an input role takes: (URL name, link text).
+_CREATE = {
+    "ConstitutionVersion": ("constitution_list", "publish a constitution version"),
+    "PromptSet": ("promptset_list", "import a prompt set"),
+    "ModelEntry": ("model_list", "register a model"),
+    "LabelSet": ("labelset_list", "import or produce a label set"),
+    "Run": ("run_list", "finish a run it builds on"),
+}
+
+
+def launch_needs(spec: Any, team: Team) -> list[dict[str, Any]]:
+    """Each input the kind takes, how many the team has that qualify, and where to add one."""
+    needs = []
+    for rule in spec.inputs:
+        if rule.model is None or rule.allowed is None:
+            continue
+        url_name, text = _CREATE.get(rule.model.__name__, ("run_list", "add one"))
+        needs.append(
+            {
+                "role": rule.role,
+                "label": rule.label,
+                "required": rule.required,
+                "count": rule.allowed(team).count(),
+                "url": reverse(url_name, args=[team.slug]),
+                "create": text,
+            }
+        )
+    return needs
 
 
 def _setup_rows(run: Run) -> list[tuple[str, Any, str]]:

@@ -74,10 +74,13 @@ class OpenAIBackend:
             raise BackendError(f"bad options for {spec.name!r}: {options!r}")
         self.root_url, self.api_url = _split_base_url(spec.base_url)
         headers = {"Authorization": f"Bearer {spec.api_key}"} if spec.api_key else {}
+        # Redirects are not followed: the server was checked where it was registered
+        # (training.model_access), not wherever it would send us.
         self._client = httpx.Client(
             timeout=self.timeout,
             headers=headers,
             limits=httpx.Limits(max_connections=self.concurrency),
+            follow_redirects=False,
         )
         self._pool = ThreadPoolExecutor(
             max_workers=self.concurrency, thread_name_prefix=f"openai-{spec.name}"
@@ -108,8 +111,8 @@ class OpenAIBackend:
                     return response
                 if response.status_code not in _RETRY_STATUS or attempt >= self.max_retries:
                     raise BackendError(
-                        f"{method} {url} answered {response.status_code} "
-                        f"after {attempt + 1} tries: {response.text[:500]}"
+                        f"{method} {url} answered {_status_line(response)} "
+                        f"after {attempt + 1} tries"
                     )
             time.sleep(self._delay(attempt, response))
             attempt += 1
@@ -128,7 +131,9 @@ class OpenAIBackend:
         try:
             return response.json()
         except ValueError as error:
-            raise BackendError(f"POST {path} returned no JSON: {response.text[:200]}") from error
+            raise BackendError(
+                f"POST {path} returned no JSON ({_status_line(response)})"
+            ) from error
 
     def _map(self, function: Callable[[ChatRequest], T], requests: list[ChatRequest]) -> list[T]:
         self._check_open()
@@ -141,7 +146,10 @@ class OpenAIBackend:
         try:
             return [str(item["id"]) for item in response.json()["data"]]
         except (ValueError, KeyError, TypeError) as error:
-            raise BackendError(f"unexpected /v1/models answer: {response.text[:200]}") from error
+            raise BackendError(
+                f"GET /v1/models gave no model list ({_status_line(response)}): is this an "
+                "OpenAI-compatible server?"
+            ) from error
 
     # -- the protocol --------------------------------------------------------
 
@@ -173,7 +181,10 @@ class OpenAIBackend:
             prompt_tokens = int(usage["prompt_tokens"])
             completion_tokens = int(usage["completion_tokens"])
         except (KeyError, IndexError, TypeError) as error:
-            raise BackendError(f"unexpected chat completion from server: {data!r:.500}") from error
+            raise BackendError(
+                "the server's chat completion has no choices[0].message.content "
+                f"(keys: {sorted(data) if isinstance(data, dict) else type(data).__name__})"
+            ) from error
         return Completion(
             text=text,
             prompt_tokens=prompt_tokens,
@@ -210,7 +221,7 @@ class OpenAIBackend:
         except (KeyError, IndexError, TypeError) as error:
             raise BackendError(
                 f"server gave no top_logprobs for {self.model!r} (does it support logprobs on "
-                f"chat completions?): {data!r:.500}"
+                "chat completions?)"
             ) from error
         return probabilities_from_top_logprobs(pairs, choices)
 
@@ -234,9 +245,7 @@ class OpenAIBackend:
             if response.status_code in (404, 405):
                 continue
             if response.status_code >= 400:
-                raise BackendError(
-                    f"POST {path} answered {response.status_code}: {response.text[:300]}"
-                )
+                raise BackendError(f"POST {path} answered {_status_line(response)}")
             data = response.json()
             self._tokenize_path = path
             if "count" in data:
@@ -290,3 +299,12 @@ class OpenAIBackend:
     def _check_open(self) -> None:
         if self._closed:
             raise BackendError(f"backend for {self.spec.name!r} is closed")
+
+
+def _status_line(response: httpx.Response) -> str:
+    """Status and content type only: a remote body is never echoed into a run's error
+    (it could be any internal page the URL was pointed at)."""
+    kind = response.headers.get("content-type", "?").split(";")[0]
+    return (
+        f"{response.status_code} {response.reason_phrase} ({kind}, {len(response.content)} bytes)"
+    )
