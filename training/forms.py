@@ -143,6 +143,7 @@ TRAIN_OPTIONS = (
     "label_smoothing_from_soft_labels",
     "loss_type",
     "eval_fraction",
+    "num_processes",
 )
 
 

@@ -6,6 +6,7 @@ and peft when called. ``run(config)`` dispatches on the config's type.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,7 +26,24 @@ from training.engine.trainers.data import binarise
 def run(
     config: BaseTrainConfig, *, callbacks: Sequence[Any] = (), should_stop: Any = None
 ) -> TrainResult:
-    """Call the ``main`` of the trainer this config is for."""
+    """Call the ``main`` of the trainer this config is for.
+
+    With ``num_processes > 1`` (and not already inside a launched rank) the trainer runs
+    under ``accelerate launch`` instead (training.engine.trainers.launch); ``callbacks``
+    must then be plain ``sink(step, metrics)`` functions, which get rank 0's metrics.
+    """
+    if config.num_processes > 1 and "LOCAL_RANK" not in os.environ:
+        from training.engine.trainers.launch import launch
+
+        sinks = list(callbacks)
+        if not all(callable(s) and not isinstance(s, type) for s in sinks):
+            raise TypeError("a multi-process run takes sink(step, metrics) functions as callbacks")
+
+        def sink(step: int, metrics: dict[str, float]) -> None:
+            for each in sinks:
+                each(step, metrics)
+
+        return launch(config, sink=sink, should_stop=should_stop)
     name = trainer_name(config)
     if name == "sft":
         from training.engine.trainers.sft import main

@@ -27,6 +27,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _launched_hooks() -> tuple[list[object], object]:
+    """Under a worker's ``launch``: rank 0's metrics go to a file, the stop flag is a file.
+
+    The metrics callback calls its sink on the main process only, so each step is
+    written once; the stop callback all-reduces rank 0's answer to every rank.
+    """
+    from training.engine.trainers.launch import METRICS_ENV, STOP_ENV
+
+    metrics_file, stop_file = os.environ.get(METRICS_ENV), os.environ.get(STOP_ENV)
+    callbacks: list[object] = []
+    if metrics_file:
+
+        def sink(step: int, metrics: dict[str, float]) -> None:
+            with open(metrics_file, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"step": step, "metrics": metrics}) + "\n")
+
+        callbacks.append(sink)
+    should_stop = None
+    if stop_file:
+
+        def should_stop() -> bool:
+            return os.path.exists(stop_file)
+
+    return callbacks, should_stop
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     overrides: dict[str, object] = {"trainer": args.trainer}
@@ -35,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_steps:
         overrides["max_steps"] = args.max_steps
     config = load_recipe(args.config, **overrides)
-    result = run(config)
+    callbacks, should_stop = _launched_hooks()
+    result = run(config, callbacks=callbacks, should_stop=should_stop)
     if int(os.environ.get("RANK", "0")) == 0:
         summary = asdict(result)
         summary["metrics_history"] = summary["metrics_history"][-3:]

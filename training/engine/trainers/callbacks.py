@@ -85,7 +85,7 @@ def _classes() -> dict[str, type]:
             self.stopped = False
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
-            if self.should_stop():
+            if _agreed(bool(self.should_stop()) if state.is_world_process_zero else False, args):
                 self.stopped = True
                 # The trainer saves checkpoint-<step> before it honours the stop.
                 control.should_save = True
@@ -95,6 +95,22 @@ def _classes() -> dict[str, type]:
     _CLASSES["MetricsCallback"] = MetricsCallback
     _CLASSES["StopCallback"] = StopCallback
     return _CLASSES
+
+
+def _agreed(flag: bool, args: Any) -> bool:
+    """Rank 0's ``flag`` on every rank (DDP); the flag itself in one process.
+
+    Every rank must stop on the same step or the others hang in the next all-reduce,
+    so only rank 0 asks and the answer is shared.
+    """
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return flag
+    tensor = torch.tensor([1.0 if flag else 0.0], device=args.device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return bool(tensor.item() > 0)
 
 
 def __getattr__(name: str) -> Any:
@@ -134,6 +150,9 @@ def training_arguments(config: BaseTrainConfig) -> dict[str, Any]:
         "report_to": list(config.report_to) or "none",
         "disable_tqdm": True,
         "dataloader_num_workers": 0,
+        # Without CUDA, DDP ranks (accelerate launch) must use gloo on CPU; one process
+        # is unaffected.
+        "use_cpu": not cuda,
     }
 
 
@@ -217,6 +236,7 @@ def run_training(
         final = config.final_dir
         save_final(trainer, final)
         final_dir = str(final)
+    final_metrics["world_size"] = float(trainer.args.world_size)
     losses = [m["loss"] for _, m in recorder.history if "loss" in m]
     if losses and not all(math.isfinite(x) for x in losses):
         final_metrics["nonfinite_loss"] = 1.0

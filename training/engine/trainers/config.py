@@ -36,6 +36,10 @@ DPO_LOSS_TYPES = (
 )
 
 
+# One machine's worth of processes; more machines are a cluster launcher's job.
+MAX_PROCESSES = 64
+
+
 def _help(text: str) -> dict[str, str]:
     return {"help": text}
 
@@ -90,6 +94,13 @@ class BaseTrainConfig:
     report_to: list[str] = field(
         default_factory=list, metadata=_help("transformers integrations (wandb, tensorboard...).")
     )
+    num_processes: int = field(
+        default=1,
+        metadata=_help(
+            "Data-parallel processes (DDP through `accelerate launch`): one per GPU, or gloo "
+            "processes on CPU. 1 trains inside the worker process."
+        ),
+    )
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -112,6 +123,7 @@ class BaseTrainConfig:
             "save_steps",
             "lora_r",
             "lora_alpha",
+            "num_processes",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -128,6 +140,8 @@ class BaseTrainConfig:
             out.append(f"learning_rate: must be a positive number, got {self.learning_rate!r}")
         if not _finite(self.lora_dropout) or not 0.0 <= self.lora_dropout < 1.0:
             out.append(f"lora_dropout: must be in [0, 1), got {self.lora_dropout!r}")
+        if isinstance(self.num_processes, int) and self.num_processes > MAX_PROCESSES:
+            out.append(f"num_processes: must be at most {MAX_PROCESSES}, got {self.num_processes}")
         if self.use_lora and not self.lora_target_modules:
             out.append("lora_target_modules: must name at least one module when use_lora is on")
         return out
