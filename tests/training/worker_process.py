@@ -42,7 +42,16 @@ def purge_queues() -> None:
 class Worker:
     """``celery -A cai_web.celery worker -Q default,gpu --concurrency=1 -P solo`` as a subprocess."""
 
-    def __init__(self, log_dir: Path, name: str = "w") -> None:
+    def __init__(
+        self,
+        log_dir: Path,
+        name: str = "w",
+        *,
+        queues: str = "default,gpu",
+        python: str | Path | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        """``python`` runs the worker from another environment (e.g. .venv-vllm's)."""
         self.name = f"{name}-{uuid.uuid4().hex[:6]}@test"
         self.log_path = log_dir / f"{self.name}.log"
         env = {
@@ -53,16 +62,17 @@ class Worker:
             "DJANGO_SETTINGS_MODULE": "cai_web.settings",
             "PYTHONUNBUFFERED": "1",
         }
+        env.update(extra_env or {})
         env.pop("CELERY_TASK_ALWAYS_EAGER", None)
         command = [
-            sys.executable,
+            str(python or sys.executable),
             "-m",
             "celery",
             "-A",
             "cai_web.celery",
             "worker",
             "-Q",
-            "default,gpu",
+            queues,
             "--concurrency=1",
             "-P",
             "solo",

