@@ -69,3 +69,30 @@ class Membership(models.Model):
 
     def can(self, capability: str) -> bool:
         return capability in ROLE_CAPABILITIES[self.role]
+
+
+class Invitation(models.Model):
+    """An owner's offer of a role in a team; the invitee accepts (a membership) or declines.
+
+    Nobody joins a team they did not choose, and the owner is told the same thing whether
+    or not the username exists (``cai_web.services.member_invite``).
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invitations")
+    invitee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invitations"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "invitee"], name="unique_invitation"),
+        ]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.invitee} invited to {self.team} ({self.role})"

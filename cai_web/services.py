@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from .errors import DomainError
-from .models import Membership, Role, Team
+from .models import Invitation, Membership, Role, Team
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -34,20 +34,68 @@ def team_create(*, name: str, owner: User) -> Team:
     return team
 
 
+def invite_message(username: str, team: Team) -> str:
+    """What the owner is told after inviting ``username``: the same words whether or not
+    the username exists or is already a member, so the form cannot list usernames."""
+    return (
+        f"If {username!r} is a user who is not yet in {team.name}, they are invited: "
+        "they see the invitation on their home page and can accept or decline it."
+    )
+
+
 @transaction.atomic
-def member_invite(*, team: Team, username: str, role: str) -> Membership:
+def member_invite(*, team: Team, username: str, role: str, invited_by: User) -> None:
+    """Invite ``username`` to ``team`` with ``role``; the invitee accepts or declines.
+
+    Says nothing about whether the user exists (``invite_message``): an unknown name,
+    a member or an already-invited user are each a silent no-op. Only the role is
+    checked out loud, since it is the owner's own input.
+    """
     User = get_user_model()
     username = username.strip()
     if role not in Role.values:
         raise TeamError(
             f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.", field="role"
         )
+    if not username:
+        raise TeamError("Give the username of the person to invite.", field="username")
     user = User.objects.filter(username=username).first()
-    if user is None:
-        raise TeamError(f"No user is called {username!r}.", field="username")
-    if Membership.objects.filter(team=team, user=user).exists():
-        raise TeamError(f"{username} is already a member of {team.name}.", field="username")
-    return Membership.objects.create(team=team, user=user, role=role)
+    if user is None or Membership.objects.filter(team=team, user=user).exists():
+        return
+    Invitation.objects.update_or_create(
+        team=team, invitee=user, defaults={"role": role, "invited_by": invited_by}
+    )
+
+
+def invitations_for(user: User) -> list[Invitation]:
+    """The invitations waiting for ``user`` (newest first)."""
+    return list(Invitation.objects.filter(invitee=user).select_related("team", "invited_by"))
+
+
+@transaction.atomic
+def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
+    """The invitee joins the team with the invited role; the invitation goes."""
+    if invitation.invitee_id != user.pk:
+        raise TeamError("This invitation is for someone else.")
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    membership, _ = Membership.objects.get_or_create(
+        team=invitation.team, user=user, defaults={"role": invitation.role}
+    )
+    invitation.delete()
+    return membership
+
+
+@transaction.atomic
+def invitation_decline(*, invitation: Invitation, user: User) -> None:
+    if invitation.invitee_id != user.pk:
+        raise TeamError("This invitation is for someone else.")
+    Invitation.objects.filter(pk=invitation.pk).delete()
+
+
+@transaction.atomic
+def invitation_withdraw(*, invitation: Invitation) -> None:
+    """An owner takes back an invitation that was not answered yet."""
+    Invitation.objects.filter(pk=invitation.pk).delete()
 
 
 def _ensure_another_owner(membership: Membership) -> None:

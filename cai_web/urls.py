@@ -15,6 +15,12 @@ urlpatterns = [
     path("t/<slug:slug>/", views.team_dashboard, name="team_dashboard"),
     path("t/<slug:slug>/members/", views.team_members, name="team_members"),
     path("t/<slug:slug>/members/<int:pk>/", views.member_update, name="member_update"),
+    path(
+        "t/<slug:slug>/invitations/<int:pk>/withdraw/",
+        views.invitation_withdraw,
+        name="invitation_withdraw",
+    ),
+    path("invitations/<int:pk>/", views.invitation_respond, name="invitation_respond"),
     path("", include("constitutions.urls")),
     path("", include("api.urls")),
 ]

@@ -20,6 +20,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from cai_web.models import Invitation
 from constitutions import services as constitution_services
 from constitutions.content import DEMO_CONSTITUTION
 from constitutions.formats import export_json
@@ -124,6 +125,12 @@ MATRIX: list[Case] = [
          lambda w: {"username": "newbie", "role": "viewer"}),
     Case("member_update", "post", _team("member_update", "viewer_membership"), OWNER_ONLY,
          lambda w: {"action": "role", "role": "author"}),
+    Case("member_update", "post", _team("member_update", "viewer_membership"), OWNER_ONLY,
+         lambda w: {"action": "unlock"}, label="member_update unlock"),
+    # The world's invitation is the outsider's: only they may answer it.
+    Case("invitation_respond", "post", _obj("invitation_respond", "invitation"),
+         expect(302, 302, 404, 404, 404, 404), lambda w: {"action": "decline"}),
+    Case("invitation_withdraw", "post", _team("invitation_withdraw", "invitation"), OWNER_ONLY),
     # --- constitutions ------------------------------------------------------------
     Case("constitution_list", "get", _team("constitution_list"), READ),
     Case("constitution_list", "post", _team("constitution_list"), WRITE,
@@ -254,7 +261,12 @@ def world(cast, team, django_user_model, tmp_path: Path, settings):
     model_dir.mkdir()
     (model_dir / "config.json").write_text("{}")
     django_user_model.objects.create_user(username="newbie", password="x-long-password-1")
-    return {**team_world(team, cast, model_dir), "model_dir": str(model_dir)}
+    invitation = Invitation.objects.create(team=team, invitee=cast["outsider"], role="viewer")
+    return {
+        **team_world(team, cast, model_dir),
+        "model_dir": str(model_dir),
+        "invitation": invitation,
+    }
 
 
 @pytest.mark.parametrize("case", MATRIX, ids=[c.id for c in MATRIX])

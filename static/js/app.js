@@ -3,7 +3,8 @@
 //     every second, and its title gets the viewer's local time with its zone;
 //   - [data-countdown] (an ETA in seconds) counts down between polls;
 //   - a banner shows when htmx requests fail (the server stopped answering) and goes
-//     once one succeeds again.
+//     once one succeeds again;
+//   - <form data-confirm="..."> asks before it submits.
 (function () {
   "use strict";
 
@@ -66,6 +67,22 @@
       failingSince = null;
       var b = banner();
       if (b) b.hidden = true;
+    }
+  });
+  // <form data-confirm="question">: asks before a plain (non-htmx) submit; the CSP
+  // allows no inline onsubmit handler. htmx forms use hx-confirm instead.
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      e.preventDefault();
+    }
+  }, true);
+  // <a data-back href="/">: back to the previous page (no javascript: URL under the CSP).
+  document.addEventListener("click", function (e) {
+    var link = e.target instanceof Element && e.target.closest("a[data-back]");
+    if (link && window.history.length > 1) {
+      e.preventDefault();
+      window.history.back();
     }
   });
   document.addEventListener("DOMContentLoaded", function () {

@@ -18,6 +18,10 @@ def _open_view_names(patterns, namespace: str = "") -> set[str]:
     names: set[str] = set()
     for p in patterns:
         if isinstance(p, URLResolver):
+            if p.namespace == "api":
+                # The API authenticates every operation itself (token or session), and
+                # tests/api/test_permissions.py tries each one without credentials.
+                continue
             inner = f"{namespace}{p.namespace}:" if p.namespace else namespace
             names |= _open_view_names(p.url_patterns, inner)
         elif isinstance(p, URLPattern) and not getattr(p.callback, "login_required", True):

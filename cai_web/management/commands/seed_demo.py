@@ -35,9 +35,9 @@ class Command(BaseCommand):
         for role in Role.values:
             user, created = User.objects.get_or_create(username=role)
             if created:
+                # No demo user is staff: the admin sees every team's rows
+                # (README: `manage.py createsuperuser` for a staff account).
                 user.set_password(password)
-                user.is_staff = role == Role.OWNER
-                user.is_superuser = role == Role.OWNER
                 user.save()
             Membership.objects.get_or_create(team=team, user=user, defaults={"role": role})
             users[role] = user
