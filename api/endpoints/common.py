@@ -79,4 +79,4 @@ def pk_of(obj: Model | None) -> int | None:
 
 
 # The refusals every operation may answer with (problem details).
-ERRORS: dict[int, Any] = {status: Problem for status in (401, 403, 404, 422, 429)}
+ERRORS: dict[int, Any] = {status: Problem for status in (400, 401, 403, 404, 422, 429)}

@@ -6,7 +6,7 @@ from typing import Literal
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.text import slugify
-from ninja import File, Form, Header, Router, Schema
+from ninja import File, Form, Header, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
 
@@ -171,7 +171,7 @@ def _import(
         into=target,
         source=", ".join(n for n, _ in pairs),
     )
-    return 201, _detail(version)
+    return Status(201, _detail(version))
 
 
 @router.post("/teams/{slug}/constitutions", response={201: VersionDetail, **ERRORS})
@@ -209,7 +209,7 @@ def version_update(
     pk: int,
     payload: VersionPatch,
     response: HttpResponse,
-    if_match: Header[str] = "",
+    if_match: str = Header("", alias="If-Match"),
 ):
     """Edit a draft's changelog; needs ``If-Match`` (412 if someone saved in between)."""
     version = _version(slug, request, pk, EDIT)
@@ -230,7 +230,11 @@ def version_update(
     response={200: VersionDetail, 409: Problem, 412: Problem, **ERRORS},
 )
 def version_publish(
-    request: HttpRequest, slug: str, pk: int, payload: PublishIn, if_match: Header[str] = ""
+    request: HttpRequest,
+    slug: str,
+    pk: int,
+    payload: PublishIn,
+    if_match: str = Header("", alias="If-Match"),
 ):
     """Validate a draft and freeze it; refused with every problem listed in ``errors``.
     ``If-Match`` is optional here and checked when sent."""
@@ -248,7 +252,7 @@ def version_draft(request: HttpRequest, slug: str, pk: int):
     """The draft to edit from this version: itself if a draft (200), else a new copy (201)."""
     version = _version(slug, request, pk, EDIT)
     draft, created = services.version_draft_from(version=version, user=request.user)
-    return (201 if created else 200), _detail(draft)
+    return Status(201 if created else 200, _detail(draft))
 
 
 @router.get(
@@ -299,7 +303,7 @@ def principle_update(
     pk: int,
     payload: PrinciplePatch,
     response: HttpResponse,
-    if_match: Header[str] = "",
+    if_match: str = Header("", alias="If-Match"),
 ):
     """Edit a principle of a draft (only the fields sent); needs ``If-Match`` with the
     principle's ETag (its ``row_version`` in the version's content, or this response's)."""

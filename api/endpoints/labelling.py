@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from ninja import File, Form, Query, Router, Schema
+from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
 from pydantic import Field
@@ -198,7 +198,7 @@ def labelset_import(
         principle_version=version,
         description=description,
     )
-    return 201, _detail(label_set)
+    return Status(201, _detail(label_set))
 
 
 @router.get("/teams/{slug}/label-sets/{pk}", response={200: LabelSetDetail, **ERRORS})
@@ -290,7 +290,7 @@ def queue_create(request: HttpRequest, slug: str, pk: int, payload: QueueIn):
         sample_size=payload.sample_size,
         seed=payload.seed,
     )
-    return 201, _queue_out(request, queue)
+    return Status(201, _queue_out(request, queue))
 
 
 @router.get("/teams/{slug}/queues/{pk}", response={200: QueueOut, **ERRORS})

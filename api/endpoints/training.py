@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from ninja import File, Form, Header, Query, Router, Schema
+from ninja import File, Form, Header, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
 from pydantic import Field
@@ -187,7 +187,7 @@ def promptset_upload(
         held_out_fraction=held_out_fraction,
         split_seed=split_seed,
     )
-    return 201, PromptSetOut.model_validate(prompt_set)
+    return Status(201, PromptSetOut.model_validate(prompt_set))
 
 
 @router.get("/teams/{slug}/prompt-sets/{pk}", response={200: PromptSetOut, **ERRORS})
@@ -251,7 +251,7 @@ def model_register(request: HttpRequest, slug: str, payload: ModelIn):
     OpenAI-compatible URL); checked as on the models page, nothing loaded."""
     team, _ = team_access(request, slug, LAUNCH)
     entry = services.model_register(team=team, user=request.user, **payload.model_dump())
-    return 201, ModelOut.model_validate(entry)
+    return Status(201, ModelOut.model_validate(entry))
 
 
 # --- runs ---------------------------------------------------------------------------------
@@ -425,7 +425,7 @@ def run_start(
     slug: str,
     payload: RunIn,
     response: HttpResponse,
-    idempotency_key: Header[str] = "",
+    idempotency_key: str = Header("", alias="Idempotency-Key"),
 ):
     """Start a run of any kind (201). With ``Idempotency-Key``, a retry with the same body
     returns the run the first request started (200, ``Idempotent-Replayed: true``); the
@@ -445,15 +445,15 @@ def run_start(
 
     key = request.headers.get("Idempotency-Key", "")
     if not key:
-        return 201, run_out(start())
+        return Status(201, run_out(start()))
     run, replayed = api_services.run_start_idempotent(
         key=key, user=request.user, team=team, payload=payload.model_dump(), start=start
     )
     if replayed:
         response["Idempotent-Replayed"] = "true"
         run.refresh_from_db()
-        return 200, run_out(run)
-    return 201, run_out(run)
+        return Status(200, run_out(run))
+    return Status(201, run_out(run))
 
 
 @router.get("/teams/{slug}/runs/{pk}", response={200: RunDetail, **ERRORS})

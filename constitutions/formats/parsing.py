@@ -109,7 +109,12 @@ class _StrictYAMLLoader(yaml.SafeLoader):
 
 
 def _parse_yaml(filename: str, text: str, problems: list[str]) -> Any:
-    loader = _StrictYAMLLoader(text)
+    try:
+        # The reader refuses control characters as it is built: inside the try.
+        loader = _StrictYAMLLoader(text)
+    except yaml.YAMLError as exc:
+        problems.append(f"{filename}: malformed YAML: {exc}")
+        return None
     loader.problems = problems
     loader.filename = filename
     try:

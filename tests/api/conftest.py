@@ -24,6 +24,14 @@ class ApiClient(Client):
         return super().generic(method, path, *args, **extra)
 
 
+@pytest.fixture(autouse=True)
+def model_root(settings, tmp_path: Path) -> Path:
+    """Models registered by these tests live under the test's folder, a model root."""
+    settings.MODELS_DIR = tmp_path
+    settings.MODEL_ROOTS = [tmp_path]
+    return tmp_path
+
+
 @pytest.fixture
 def tokens(cast, team, other_team) -> dict[str, str]:
     """role → a raw token of that member; the outsider's belongs to the other team."""
