@@ -12,8 +12,6 @@ raise :class:`LabelFormatError` listing all of them; nothing is returned.
 from __future__ import annotations
 
 import ast
-import csv
-import io
 import json
 import math
 from collections import Counter
@@ -22,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cai_web.errors import ProblemsError
+from cai_web.spreadsheet import write_csv
 from labelling.stats import HUMAN_VERDICTS, VERDICTS, PairJudgement
 
 MAX_LABEL_FILE_BYTES = 50 * 1024 * 1024
@@ -343,40 +342,39 @@ def export_jsonl(records: Iterable[LabelRecord]) -> str:
     )
 
 
-def _csv_cell(value: str) -> str:
-    # Spreadsheets run cells that start with these as formulas (CSV injection);
-    # a leading apostrophe makes them display as text.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def export_csv(records: Iterable[LabelRecord]) -> str:
     """Flat CSV, one row per record, columns :data:`CSV_COLUMNS`.
 
     ``humans`` is joined as ``reviewer:verdict`` separated by ``;``; ``metadata`` is
-    compact JSON; unset values are empty cells. Text cells that a spreadsheet would
-    read as a formula get a leading apostrophe.
+    compact JSON; unset values are empty cells. Written by ``cai_web.spreadsheet``:
+    cells with line breaks are quoted and cells a spreadsheet would read as a formula
+    get a leading apostrophe.
     """
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for r in records:
-        row = [
-            r.id,
-            r.judge,
-            r.principle or "",
-            r.prompt,
-            r.response_a,
-            r.response_b,
-            r.verdict_ab or "",
-            r.verdict_ba or "",
-            "" if r.p_a_ab is None else repr(r.p_a_ab),
-            "" if r.p_a_ba is None else repr(r.p_a_ba),
-            r.human or "",
-            ";".join(f"{h.reviewer}:{h.verdict}" for h in r.humans),
-            json.dumps(r.metadata, ensure_ascii=False, separators=(",", ":")) if r.metadata else "",
+    return write_csv(
+        [
+            CSV_COLUMNS,
+            *(
+                [
+                    r.id,
+                    r.judge,
+                    r.principle,
+                    r.prompt,
+                    r.response_a,
+                    r.response_b,
+                    r.verdict_ab,
+                    r.verdict_ba,
+                    r.p_a_ab,
+                    r.p_a_ba,
+                    r.human,
+                    ";".join(f"{h.reviewer}:{h.verdict}" for h in r.humans),
+                    json.dumps(r.metadata, ensure_ascii=False, separators=(",", ":"))
+                    if r.metadata
+                    else None,
+                ]
+                for r in records
+            ),
         ]
-        writer.writerow([_csv_cell(c) for c in row])
-    return buf.getvalue()
+    )
 
 
 # ---------------------------------------------------------------------------- LLMBar
