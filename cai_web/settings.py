@@ -246,7 +246,9 @@ else:
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 7 * 24 * 3600)
     }
 CELERY_BEAT_SCHEDULE = {
-    "reap-stale-runs": {"task": "training.reap_stale_runs", "schedule": 60.0},
+    # Every 15 s: with the 60 s stale threshold a dead worker's shard is re-queued
+    # within about 75 s of its last beat.
+    "reap-stale-runs": {"task": "training.reap_stale_runs", "schedule": 15.0},
 }
 
 # --- Work and models ----------------------------------------------------------------
@@ -261,7 +263,10 @@ ALLOWED_MODEL_HOSTS = env_list("CAI_ALLOWED_MODEL_HOSTS", "")
 # Models a worker keeps loaded at once (least recently used out).
 WORKER_RESIDENT_MODELS = env_int("CAI_WORKER_RESIDENT_MODELS", 2)
 SHARED_DATA_DIR = Path(env_str("CAI_SHARED_DATA", str(BASE_DIR.parent / "shared" / "data")))
-RUN_HEARTBEAT_STALE_SECONDS = env_int("CAI_HEARTBEAT_STALE_SECONDS", 300)
+# A running shard beats every CAI_HEARTBEAT_SECONDS from a thread of its own, even in
+# the middle of a long batch; one silent for CAI_HEARTBEAT_STALE_SECONDS is re-queued.
+RUN_HEARTBEAT_SECONDS = env_int("CAI_HEARTBEAT_SECONDS", 15)
+RUN_HEARTBEAT_STALE_SECONDS = env_int("CAI_HEARTBEAT_STALE_SECONDS", 60)
 
 # --- API (docs/api.md) ----------------------------------------------------------------
 # Requests per token per window (0: no limit); counted on the token row, so the limit

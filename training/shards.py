@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 import traceback
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -147,6 +148,56 @@ def _device() -> tuple[str, int]:
     return "cpu", 0
 
 
+class Heartbeat(threading.Thread):
+    """Beats for a claimed shard every ``interval`` seconds while its work runs.
+
+    A batch can run for minutes (a long generation, a checkpoint save) without the
+    main loop reaching its next ``beat()``; without this a reaper would re-queue a
+    live shard. The beat is fenced like every other write: once the row carries
+    another attempt (the shard was taken over) the thread stops and ``lost`` makes
+    the main loop's next beat raise :class:`ShardLost`. A row this thread cannot see
+    (an uncommitted claim, as inside a test's transaction) is left alone.
+    """
+
+    def __init__(self, shard_id: int, run_id: int, attempt: int, interval: float) -> None:
+        super().__init__(name=f"heartbeat-shard-{shard_id}", daemon=True)
+        self.shard_id, self.run_id, self.attempt, self.interval = (
+            shard_id,
+            run_id,
+            attempt,
+            interval,
+        )
+        self.lost = False
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self._halt.wait(self.interval):
+                try:
+                    row = (
+                        RunShard.objects.filter(pk=self.shard_id)
+                        .values_list("attempts", "status")
+                        .first()
+                    )
+                    if row is None:
+                        continue
+                    if row != (self.attempt, RunStatus.RUNNING):
+                        self.lost = True
+                        return
+                    now = timezone.now()
+                    if owned(self.shard_id, self.attempt).update(heartbeat_at=now):
+                        Run.objects.filter(pk=self.run_id).update(heartbeat_at=now)
+                except Exception:  # noqa: BLE001 - a missed beat is retried next interval
+                    logger.exception("heartbeat of shard %s failed", self.shard_id)
+        finally:
+            connection.close()  # this thread's own database connection
+
+    def stop(self) -> None:
+        self._halt.set()
+        if self.is_alive():
+            self.join(timeout=self.interval + 5)
+
+
 class ShardContext:
     """What a kind's ``execute`` gets: one claimed shard and the ways to report on it.
 
@@ -168,6 +219,10 @@ class ShardContext:
         Run.objects.filter(pk=self.run.pk).update(
             device=self.device, device_count=self.device_count
         )
+        interval = float(getattr(settings, "RUN_HEARTBEAT_SECONDS", 15))
+        self.heartbeat = (
+            Heartbeat(shard.pk, shard.run_id, attempt, interval) if interval > 0 else None
+        )
 
     @property
     def indices(self) -> list[int]:
@@ -180,6 +235,8 @@ class ShardContext:
 
     def beat(self, **fields: Any) -> None:
         """Heartbeat (and any shard fields); ShardLost if the shard is no longer ours."""
+        if self.heartbeat is not None and self.heartbeat.lost:
+            raise ShardLost
         if not owned(self.shard.pk, self.attempt).update(
             heartbeat_at=timezone.now(), gpu_seconds=self.cost_seconds(), **fields
         ):
@@ -199,13 +256,18 @@ class ShardContext:
         self.beat()
         return Run.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
 
-    def add_tokens(self, prompt_tokens: int, completion_tokens: int) -> None:
-        """Tokens this attempt spent (added to what earlier attempts recorded)."""
+    def tokens(self, prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+        """Shard fields for what this attempt has spent so far, on top of what earlier
+        attempts recorded (a killed attempt's tokens stay counted)."""
         base_prompt, base_completion = self._tokens_base
-        self.beat(
-            prompt_tokens=base_prompt + prompt_tokens,
-            completion_tokens=base_completion + completion_tokens,
-        )
+        return {
+            "prompt_tokens": base_prompt + prompt_tokens,
+            "completion_tokens": base_completion + completion_tokens,
+        }
+
+    def add_tokens(self, prompt_tokens: int, completion_tokens: int) -> None:
+        """Record this attempt's tokens (see :meth:`tokens`)."""
+        self.beat(**self.tokens(prompt_tokens, completion_tokens))
 
     def log_metrics(self, step: int, metrics: dict[str, float], *, progress: bool = True) -> None:
         """One RunMetric row per (step, name), upserted (a resumed run logs again)."""
@@ -280,9 +342,12 @@ def shard_execute(shard_id: int, *, worker: str = "local") -> str:
     if attempt is None:
         return "skipped"
     shard = RunShard.objects.select_related("run", "run__model", "run__prompt_set").get(pk=shard_id)
+    ctx: ShardContext | None = None
     try:
         ctx = ShardContext(shard, attempt)
         ctx.beat()
+        if ctx.heartbeat is not None:
+            ctx.heartbeat.start()
         completed, result = shard.run.spec.execute(ctx)
         status = ctx.finish(completed, result)
     except ShardLost:
@@ -302,6 +367,9 @@ def shard_execute(shard_id: int, *, worker: str = "local") -> str:
             )
             run_settle(shard.run_id)
         return RunStatus.FAILED
+    finally:
+        if ctx is not None and ctx.heartbeat is not None:
+            ctx.heartbeat.stop()
     run_settle(shard.run_id)
     return status
 

@@ -272,3 +272,53 @@ def test_the_db_store_gives_the_same_results_as_the_engine_in_memory(start, tiny
         assert [(r.principle_key, r.critique, r.revision) for r in example.rounds.all()] == [
             (r.principle_key, r.critique, r.revision) for r in expected.rounds
         ]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("beat_every", [0.2, 0])
+def test_a_long_batch_keeps_its_shard_alive_through_the_heartbeat_thread(
+    team, author, fake_model_dir, fake_llm, settings, monkeypatch, beat_every
+) -> None:
+    """A batch that takes longer than the stale threshold: with the heartbeat thread the
+    reaper leaves the shard alone; without it (interval 0) the same batch is reaped."""
+    import time as clock
+
+    from tests.training.run_fixtures import FakeBackend
+
+    settings.RUN_HEARTBEAT_SECONDS = beat_every
+    version = published_demo_version(team, author)
+    prompt_set = services.promptset_import(
+        team=team,
+        user=author,
+        name="slow",
+        data=b"one\ntwo\n",
+        filename="p.txt",
+        held_out_fraction=0.0,
+    )
+    model = services.model_register(team=team, user=author, name="fake", path=str(fake_model_dir))
+    run = cr_start(
+        team=team,
+        user=author,
+        version=version,
+        prompt_set=prompt_set,
+        model=model,
+        config=small_config(rounds=1, batch_size=2),
+        prompt_selection="all",
+        enqueue=False,
+    )
+    reaped: list[list[int]] = []
+    real_generate = FakeBackend.generate
+
+    def slow_generate(self, requests, params):
+        if not reaped:
+            clock.sleep(1.5)  # longer than the 1 s stale threshold below
+            reaped.append(shard_work.shards_requeue_stale(stale_seconds=1))
+        return real_generate(self, requests, params)
+
+    monkeypatch.setattr(FakeBackend, "generate", slow_generate)
+    shard = run.shards.get()
+    status = shard_work.shard_execute(shard.pk, worker="slow")
+    if beat_every:
+        assert reaped == [[]] and status == RunStatus.SUCCEEDED
+    else:
+        assert reaped == [[shard.pk]] and status == "lost"

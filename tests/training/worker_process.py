@@ -50,6 +50,7 @@ class Worker:
         queues: str = "default,gpu",
         python: str | Path | None = None,
         extra_env: dict[str, str] | None = None,
+        pool: str = "solo",
     ) -> None:
         """``python`` runs the worker from another environment (e.g. .venv-vllm's)."""
         self.name = f"{name}-{uuid.uuid4().hex[:6]}@test"
@@ -75,7 +76,7 @@ class Worker:
             queues,
             "--concurrency=1",
             "-P",
-            "solo",
+            pool,
             "--prefetch-multiplier=1",
             "--without-gossip",
             "--without-mingle",
@@ -111,6 +112,52 @@ class Worker:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill()
+        self._log.close()
+
+
+class Beat:
+    """``celery -A cai_web.celery beat``: the one scheduler (the reaper every 15 s)."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_path = log_dir / f"beat-{uuid.uuid4().hex[:6]}.log"
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "CAI_VAR_DIR": str(settings.VAR_DIR),
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "DJANGO_SETTINGS_MODULE": "cai_web.settings",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "cai_web.celery",
+                "beat",
+                "-s",
+                str(log_dir / "beat-schedule"),
+                "--loglevel=INFO",
+            ],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
         self._log.close()
 
 

@@ -431,6 +431,9 @@ class Progress:
     # the start and after the last batch of a stage.
     batch: int = 0
     batches: int = 0
+    # Tokens this call has spent so far (so a caller can record them before a crash).
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
 
 @dataclass
@@ -516,6 +519,8 @@ def run_critique_revision(
                 stage=stage,
                 round=round,
                 tokens_per_s=counters["completion_tokens"] / elapsed,
+                prompt_tokens=counters["prompt_tokens"],
+                completion_tokens=counters["completion_tokens"],
                 eta_seconds=(total_units - done) / rate if rate > 0 else None,
                 batch=batch,
                 batches=batches,

@@ -348,6 +348,8 @@ def execute(ctx: ShardContext) -> tuple[bool, dict[str, Any]]:
             examples_done=p.examples_done,
             tokens_per_s=p.tokens_per_s,
             units_per_s=remaining / p.eta_seconds if p.eta_seconds else 0.0,
+            # Recorded every batch: a killed attempt's tokens stay counted as spent.
+            **ctx.tokens(p.prompt_tokens, p.completion_tokens),
         )
 
     report = run_critique_revision(
