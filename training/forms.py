@@ -6,6 +6,7 @@ from :class:`LaunchForm` here."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -79,6 +80,8 @@ class LaunchForm(forms.Form):
 
     inputs: ClassVar[Sequence[InputRule]] = ()
     name = forms.CharField(required=False, max_length=200, label="Name (optional)")
+    # A fresh token per page view: submitting the same page twice starts one run.
+    launch_key = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, team: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -102,6 +105,8 @@ class LaunchForm(forms.Form):
                 field.label_from_instance = rule.describe  # type: ignore[method-assign,assignment]
                 fields[rule.role] = field
         self.fields = {**fields, **self.fields}
+        if not self.is_bound:
+            self.fields["launch_key"].initial = uuid.uuid4().hex
 
     def main_fields(self) -> list[forms.BoundField]:
         """The visible fields not shown in a group of their own (``stage_fields``)."""

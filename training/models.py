@@ -199,6 +199,9 @@ class Run(models.Model):
     gpu_seconds = models.FloatField(default=0.0)
     error = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
+    # The launcher's key for this start (a launch form's hidden token, a pipeline's
+    # key): the same key again within the team returns this run instead of a second.
+    idempotency_key = models.CharField(max_length=64, blank=True, default="")
     # The run whose output this one consumes: the critique-revision run an SFT run
     # trains on. Models a run trains on are ``model`` (registered, with source_run).
     source_run = models.ForeignKey(
@@ -243,6 +246,13 @@ class Run(models.Model):
         indexes = [
             models.Index(fields=["team", "-created_at"]),
             models.Index(fields=["status", "heartbeat_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="unique_run_idempotency_key_per_team",
+            ),
         ]
 
     def __str__(self) -> str:

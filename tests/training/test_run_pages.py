@@ -749,3 +749,59 @@ def test_a_missing_page_is_the_sites_404_page(setup, cast, client_for) -> None:
     response = client_for(cast["viewer"]).get(f"/t/{setup['team'].slug}/runs/999999/")
     assert response.status_code == 404
     assert 'id="error-404"' in response.content.decode()
+
+
+def test_submitting_the_same_launch_page_twice_starts_one_run(
+    setup, cast, client_for, django_capture_on_commit_callbacks
+) -> None:
+    client = client_for(cast["author"])
+    url = reverse("run_launch", args=[setup["team"].slug, "sft"])
+    page = client.get(url).content.decode()
+    key = page.split('name="sft-launch_key" value="')[1].split('"')[0]
+    assert len(key) == 32
+    data = {
+        "sft-source_run": setup["cr"].pk,
+        "sft-model": setup["model"].pk,
+        "sft-max_steps": 3,
+        "sft-learning_rate": 2e-5,
+        "sft-per_device_batch_size": 2,
+        "sft-max_length": 256,
+        "sft-seed": 0,
+        "sft-launch_key": key,
+    }
+    before = Run.objects.count()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        first = client.post(url, data)
+        second = client.post(url, data)
+    assert first.status_code == second.status_code == 302
+    assert first["Location"] == second["Location"]
+    assert Run.objects.count() == before + 1 and len(callbacks) == 1
+    # A fresh page view gets a fresh key, so a deliberate second launch still works.
+    assert key not in client.get(url).content.decode()
+
+
+def test_an_idempotency_key_of_another_kind_is_refused(setup, cast) -> None:
+    run = start(
+        "sft",
+        team=setup["team"],
+        user=cast["author"],
+        source_run=setup["cr"],
+        model=setup["model"],
+    )
+    Run.objects.filter(pk=run.pk).update(idempotency_key="nightly-1")
+    with pytest.raises(services.TrainingError, match="another kind") as caught:
+        services.run_start(
+            kind="evaluation",
+            team=setup["team"],
+            user=cast["author"],
+            inputs={
+                "policy": setup["sft_model"],
+                "base": setup["model"],
+                "judge": setup["model"],
+                "version": setup["version"],
+                "prompt_set": setup["prompt_set"],
+            },
+            idempotency_key="nightly-1",
+            enqueue=False,
+        )
+    assert caught.value.field == "idempotency_key"

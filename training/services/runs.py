@@ -48,6 +48,7 @@ def run_start(
     name: str = "",
     shard_size: int | None = None,
     enqueue: bool = True,
+    idempotency_key: str = "",
 ) -> Run:
     """Start a run of ``kind`` on ``inputs`` (role → object) with ``config`` (options).
 
@@ -58,8 +59,24 @@ def run_start(
     :class:`TrainingError` naming the field, and nothing is written.
 
     ``enqueue=False`` leaves the shards queued in the database only, for a caller
-    that runs them itself (``run_start --inline``, benchmarks).
+    that runs them itself (``run_start --inline``, benchmarks). ``idempotency_key``
+    (up to 64 characters): a second start with the same key in the same team returns
+    the first run and starts nothing (a double-clicked launch button, a retried job).
     """
+    key = (idempotency_key or "").strip()
+    if len(key) > 64:
+        raise TrainingError(
+            "The idempotency key is longer than 64 characters.", field="idempotency_key"
+        )
+    if key:
+        existing = Run.objects.select_for_update().filter(team=team, idempotency_key=key).first()
+        if existing is not None:
+            if existing.kind != kind:
+                raise TrainingError(
+                    f"That idempotency key already started run #{existing.pk} of another kind.",
+                    field="idempotency_key",
+                )
+            return existing
     try:
         spec = get(kind)
     except UnknownKind as exc:
@@ -93,6 +110,7 @@ def run_start(
         total_units=plan.total_units,
         examples_total=plan.examples_total,
         shard_size=plan.shard_size or max(1, plan.total_units),
+        idempotency_key=key,
         **{
             rule.run_field: checked[rule.role]
             for rule in spec.inputs

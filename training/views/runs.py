@@ -133,6 +133,7 @@ def run_launch(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
                     config=form.options(),
                     name=form.cleaned_data.get("name") or "",
                     shard_size=form.requested_shard_size(),
+                    idempotency_key=form.cleaned_data.get("launch_key") or "",
                 )
             except TrainingError as exc:
                 form_error(form, exc)

@@ -86,6 +86,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--shard-size", type=int, default=None)
         parser.add_argument("--override-reason", default=None, help="use an unapproved label set")
+        parser.add_argument(
+            "--idempotency-key", default="", help="the same key again returns the first run"
+        )
         for role, label in _roles().items():
             parser.add_argument(f"--{role.replace('_', '-')}", dest=f"input_{role}", help=label)
         parser.add_argument("--wait", action="store_true", help="wait for the run to finish")
@@ -136,6 +139,7 @@ class Command(BaseCommand):
                     name=o["name"] if o["name"] is not None else recipe.get("name", ""),
                     shard_size=o["shard_size"] or recipe.get("shard_size"),
                     enqueue=not o["inline"],
+                    idempotency_key=o["idempotency_key"],
                 )
         except TrainingError as exc:
             where = f"{exc.field}: " if exc.field and exc.field not in str(exc) else ""
