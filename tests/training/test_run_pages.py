@@ -572,12 +572,13 @@ def test_every_recipe_starts_its_kind_through_run_start(setup, cast) -> None:
 
 
 def test_the_live_status_names_the_shards_current_stage_and_batch_and_a_fresh_heartbeat(
-    setup, cast, client_for
+    setup, cast, client_for, settings
 ) -> None:
     from datetime import timedelta
 
     from django.utils import timezone
 
+    settings.RUN_HEARTBEAT_STALE_SECONDS = 300
     run = setup["labelling"]
     now = timezone.now()
     Run.objects.filter(pk=run.pk).update(
