@@ -22,7 +22,10 @@ from cai_client import ApiError, Client
 from labelling import services as labelling
 from labelling.models import Comparison, QueueItem, ReviewQueue
 from tests.factories import published_demo_version
-from tests.training.conftest import demo_tokenizer_dir, tiny_model_dir  # noqa: F401 - fixtures
+from tests.training.conftest import (
+    demo_tokenizer_dir,  # noqa: F401 - a fixture
+    tiny_model_dir,  # noqa: F401 - a fixture
+)
 from tests.training.run_fixtures import small_config
 from tests.training.worker_process import Worker, purge_queues, wait_for
 
@@ -40,8 +43,8 @@ def test_a_pipeline_drives_the_chain_from_outside_with_the_client(
     team,
     author,
     auditor,
-    tiny_model_dir,
-    tmp_path,  # noqa: F811
+    tiny_model_dir,  # noqa: F811 - the fixture imported above
+    tmp_path,
 ):
     version = published_demo_version(team, author)
     model_dir = Path(settings.MODELS_DIR) / f"api-e2e-{tmp_path.name}"
