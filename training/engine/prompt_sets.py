@@ -26,6 +26,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from cai_web.errors import ProblemsError
+
 DEFAULT_MAX_BYTES = 20_000_000
 DEFAULT_MAX_PROMPT_CHARS = 8_000
 MAX_PROBLEMS_IN_MESSAGE = 20
@@ -33,17 +35,19 @@ MAX_PROBLEMS_IN_MESSAGE = 20
 _FORMATS = {".jsonl": "jsonl", ".csv": "csv", ".txt": "text"}
 
 
-class PromptFileError(ValueError):
-    """An uploaded prompt file was rejected; ``problems`` lists every reason found."""
+class PromptFileError(ProblemsError, ValueError):
+    """An uploaded prompt file was rejected; ``problems`` lists every reason found
+    (the message shows the first few: a file can have a million bad lines)."""
 
     def __init__(self, problems: list[str]) -> None:
-        self.problems = list(problems)
+        super().__init__(problems, field="file")
         shown = self.problems[:MAX_PROBLEMS_IN_MESSAGE]
         more = len(self.problems) - len(shown)
         message = "; ".join(shown)
         if more:
             message += f"; and {more:,} more problem{'s' if more > 1 else ''}"
-        super().__init__(message)
+        self.message = message
+        self.args = (message,)
 
 
 @dataclass(frozen=True)
