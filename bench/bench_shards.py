@@ -1,7 +1,7 @@
 """Scale-out benchmark: one Celery worker process against two, on the same sharded run.
 
     .venv/bin/python bench/bench_shards.py [--prompts 16] [--shard-size 4] [--max-new-tokens 16]
-        [--threads-per-worker 1] [--model PATH]
+        [--threads-per-worker 1] [--model PATH] [--kind critique_revision|labelling]
 
 Sets up a throw-away SQLite database and filesystem broker in a temporary folder,
 creates the demo team objects (published demo constitution, the first N HH-RLHF
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,6 +37,12 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=16)
     parser.add_argument("--threads-per-worker", type=int, default=1)
     parser.add_argument("--workers", default="1,2", help="worker counts to compare")
+    parser.add_argument(
+        "--kind",
+        choices=("critique_revision", "labelling"),
+        default="critique_revision",
+        help="labelling: the demo model answers twice and judges itself under another name",
+    )
     parser.add_argument("--model", default=str(ROOT / "var" / "models" / "smollm2-135m-instruct"))
     args = parser.parse_args()
 
@@ -87,7 +94,13 @@ def main() -> None:
         held_out_fraction=0.0,
         limit=args.prompts,
     )
-    model = services.model_register(team=team, user=user, name="demo", path=args.model)
+    # Models are registered from under the model roots: link (or copy) the folder there.
+    models_dir = Path(settings.VAR_DIR) / "models" / Path(args.model).name
+    models_dir.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(args.model, models_dir, copy_function=_link_or_copy)
+    model = services.model_register(team=team, user=user, name="demo", path=str(models_dir))
+    # A different entry for the judge, so the worker loads two models as with policy != judge.
+    judge = services.model_register(team=team, user=user, name="demo-judge", path=str(models_dir))
     params = SamplingParams(temperature=0.7, top_p=0.95, max_new_tokens=args.max_new_tokens)
     config = CritiqueRevisionConfig(
         rounds=args.rounds,
@@ -108,19 +121,36 @@ def main() -> None:
             for process, log in workers:
                 wait_ready(process, log)
             started = time.monotonic()
-            run = services.run_start(
-                kind="critique_revision",
-                team=team,
-                user=user,
-                inputs={
+            if args.kind == "labelling":
+                inputs = {
+                    "version": version,
+                    "prompt_set": prompt_set,
+                    "prompt_selection": "all",
+                    "policy": model,
+                    "judge": judge,
+                }
+                options = {
+                    "seed": 0,
+                    "temperature": 0.7,
+                    "max_new_tokens": args.max_new_tokens,
+                    "batch_size": args.batch_size,
+                }
+            else:
+                inputs = {
                     "version": version,
                     "prompt_set": prompt_set,
                     "model": model,
                     "prompt_selection": "all",
-                },
-                config=config.to_dict(),
+                }
+                options = config.to_dict()
+            run = services.run_start(
+                kind=args.kind,
+                team=team,
+                user=user,
+                inputs=inputs,
+                config=options,
                 shard_size=args.shard_size,
-                name=f"{count} worker(s)",
+                name=f"{args.kind} {count} worker(s)",
             )
             while not Run.objects.get(pk=run.pk).is_finished:
                 time.sleep(0.2)
@@ -136,7 +166,7 @@ def main() -> None:
         results[count] = wall
         print(
             f"{count} worker(s): {wall:6.1f} s wall for {run.examples_total} prompts "
-            f"({run.shards.count()} shards, {run.total_units} generations, "
+            f"({run.shards.count()} shards, {run.total_units} {run.spec.progress_unit}, "
             f"{run.completion_tokens} tokens) on {hosts}",
             flush=True,
         )
@@ -149,6 +179,13 @@ def main() -> None:
     print(f"load average after: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if 1 in results and 2 in results:
         print(f"speed-up with 2 workers: {results[1] / results[2]:.2f}x (ideal on 2 cores: 2x)")
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def start_worker(tmp: Path, name: str, threads: int) -> tuple[subprocess.Popen, Path]:
