@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.training import kind_fixtures
 from tests.training.test_trainers import PROMPTS, _messages
 from training.engine.trainers import ConfigError, DPOConfigCAI, run
 from training.engine.trainers.data import write_jsonl
+from training.models import ModelEntry, RunMetric, RunStatus
 
 pytestmark = pytest.mark.slow
 
@@ -92,3 +94,37 @@ def test_num_processes_is_validated_naming_the_field(tiny_model_dir, pairs_file,
                 pairs_path=str(pairs_file),
                 num_processes=bad,
             )
+
+
+# -- through the worker's path: run_start, the shard task, the run's metric rows ---------
+
+artifacts = kind_fixtures.artifacts
+version = kind_fixtures.version
+prompt_set = kind_fixtures.prompt_set
+tiny = kind_fixtures.tiny
+labelled = kind_fixtures.labelled
+
+
+@pytest.mark.django_db
+def test_a_dpo_run_with_two_processes_trains_on_the_worker_and_registers(
+    team, author, labelled, tiny
+):
+    run = kind_fixtures.start(
+        "dpo",
+        team=team,
+        user=author,
+        label_set=labelled.output_label_set,
+        model=tiny,
+        config={
+            "train": {**kind_fixtures.TRAIN, "num_processes": 2},
+            "override_reason": "two-process smoke test",
+        },
+    )
+    run = kind_fixtures.execute(run)
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    steps = sorted(RunMetric.objects.filter(run=run, name="loss").values_list("step", flat=True))
+    assert steps == [1, 2, 3]
+    assert run.result["global_step"] == 3
+    assert ModelEntry.objects.filter(source_run=run).exists()
+    # The ranks' own log sits in the run folder.
+    assert (Path(run.result["final_dir"]).parent / "launch" / "launch.log").is_file()

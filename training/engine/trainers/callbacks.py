@@ -120,6 +120,21 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _checkpointing_field() -> str:
+    """transformers 5.23 (.venv) calls it activation_checkpointing; 5.19 (.venv-vllm, the
+    GPU image's 5.20) gradient_checkpointing."""
+    import dataclasses
+
+    from transformers import TrainingArguments
+
+    names = {f.name for f in dataclasses.fields(TrainingArguments)}
+    return (
+        "activation_checkpointing"
+        if "activation_checkpointing" in names
+        else "gradient_checkpointing"
+    )
+
+
 def training_arguments(config: BaseTrainConfig) -> dict[str, Any]:
     """The TrainingArguments fields every trl config shares, resolved for this machine.
 
@@ -145,8 +160,8 @@ def training_arguments(config: BaseTrainConfig) -> dict[str, Any]:
         "seed": config.seed,
         "bf16": bool(cuda and config.bf16),
         "fp16": False,
-        # transformers 5 name; it wins over trl's gradient_checkpointing=True default.
-        "activation_checkpointing": bool(cuda and config.gradient_checkpointing),
+        # It wins over trl's gradient_checkpointing=True default.
+        _checkpointing_field(): bool(cuda and config.gradient_checkpointing),
         "report_to": list(config.report_to) or "none",
         "disable_tqdm": True,
         "dataloader_num_workers": 0,
