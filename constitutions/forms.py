@@ -10,7 +10,7 @@ from .content import LIMITS
 from .models import Constitution
 
 # The row_version column is a PositiveIntegerField.
-_MAX_ROW_VERSION = 2_147_483_647
+MAX_ROW_VERSION = 2_147_483_647
 
 
 def _text(rows: int, *, required: bool = True) -> forms.CharField:
@@ -77,7 +77,7 @@ class _RowForm(forms.Form):
     """Every edit form carries the row_version it was opened at (optimistic locking)."""
 
     row_version = forms.IntegerField(
-        required=False, widget=forms.HiddenInput, min_value=0, max_value=_MAX_ROW_VERSION
+        required=False, widget=forms.HiddenInput, min_value=0, max_value=MAX_ROW_VERSION
     )
 
 

@@ -40,6 +40,20 @@ class VersionImmutable(ConstitutionError):
     pass
 
 
+class RowVersionMissing(ConstitutionError):
+    """An edit or delete of a draft's row that did not say which row_version it saw.
+
+    Every such write is optimistic-locked: without the version the form was opened at,
+    a replayed or hand-made request would silently overwrite a newer save.
+    """
+
+    def __init__(self, label: str) -> None:
+        super().__init__(
+            f"The request to change {label} did not say which version of it you saw "
+            "(row_version is missing), so nothing was saved. Reload the page and try again."
+        )
+
+
 class EditConflict(ConstitutionError):
     """Someone else saved the row after this form was opened; nothing was written."""
 
@@ -131,14 +145,20 @@ def _check_key(key: str) -> str:
     return key
 
 
+def _expected(expected_row_version: int | None, label: str) -> int:
+    """The row_version an edit or delete was made against; required (RowVersionMissing)."""
+    if expected_row_version is None or isinstance(expected_row_version, bool):
+        raise RowVersionMissing(label)
+    return expected_row_version
+
+
 def _locked_update(
     obj: Model, expected_row_version: int | None, changes: dict[str, Any], label: str
 ) -> Model:
     """UPDATE ... WHERE row_version = expected; zero rows means a concurrent edit won."""
     model = type(obj)
-    qs = model.objects.filter(pk=obj.pk)
-    if expected_row_version is not None:
-        qs = qs.filter(row_version=expected_row_version)
+    expected = _expected(expected_row_version, label)
+    qs = model.objects.filter(pk=obj.pk, row_version=expected)
     updated = qs.update(**changes, row_version=F("row_version") + 1)
     if updated == 0:
         current = model.objects.filter(pk=obj.pk).first()
@@ -267,11 +287,20 @@ def constitution_create(
 
 @transaction.atomic
 def version_draft_from(*, version: ConstitutionVersion, user) -> tuple[ConstitutionVersion, bool]:
-    """The draft to edit for ``version``: itself if it is a draft, else a new draft copied
-    from it (parent link). Returns (draft, created)."""
+    """The draft to edit for ``version``: itself if it is a draft, the draft already copied
+    from it if there is one, else a new draft copied from it (parent link).
+    Returns (draft, created)."""
     if version.status == VersionStatus.DRAFT:
         return version, False
+    # Under the constitution's lock, so two clicks on "Edit" make one draft, not two.
     constitution = Constitution.objects.select_for_update().get(pk=version.constitution_id)
+    existing = (
+        constitution.versions.filter(status=VersionStatus.DRAFT, parent=version)
+        .order_by("-number")
+        .first()
+    )
+    if existing is not None:
+        return existing, False
     content = _content_of(version)
     draft = ConstitutionVersion.objects.create(
         constitution=constitution,
@@ -347,9 +376,15 @@ def version_archive(*, version: ConstitutionVersion, user) -> ConstitutionVersio
 
 
 @transaction.atomic
-def version_discard(*, version: ConstitutionVersion, user) -> None:
+def version_discard(
+    *, version: ConstitutionVersion, user, expected_row_version: int | None
+) -> None:
     """Delete a draft. Published versions cannot be deleted (the database refuses too)."""
-    _require_draft(version)
+    current = _require_draft(version)
+    if current.row_version != _expected(expected_row_version, f"draft v{version.number}"):
+        raise EditConflict(
+            f"Draft v{version.number} was changed by someone else; nothing was deleted."
+        )
     if version.children.exists():
         raise ConstitutionError("Other versions were copied from this draft; it cannot be deleted.")
     _record(
@@ -449,13 +484,12 @@ def category_update(
 @transaction.atomic
 def category_delete(*, category: Category, user, expected_row_version: int | None) -> None:
     _require_draft(category.version)
+    expected = _expected(expected_row_version, f"category {category.name!r}")
     if category.principles.exists():
         raise ConstitutionError(
             f"Category {category.name!r} still has {category.principles.count()} principle(s); move or delete them first."
         )
-    deleted, _ = Category.objects.filter(
-        pk=category.pk, **({"row_version": expected_row_version} if expected_row_version else {})
-    ).delete()
+    deleted, _ = Category.objects.filter(pk=category.pk, row_version=expected).delete()
     if not deleted:
         raise EditConflict(
             f"Category {category.name!r} was changed by someone else; nothing was deleted."
@@ -566,10 +600,8 @@ def principle_update(
 @transaction.atomic
 def principle_delete(*, principle: Principle, user, expected_row_version: int | None) -> None:
     _require_draft(principle.version)
-    qs = Principle.objects.filter(pk=principle.pk)
-    if expected_row_version:
-        qs = qs.filter(row_version=expected_row_version)
-    deleted, _ = qs.delete()
+    expected = _expected(expected_row_version, f"principle {principle.key!r}")
+    deleted, _ = Principle.objects.filter(pk=principle.pk, row_version=expected).delete()
     if not deleted:
         raise EditConflict(
             f"Principle {principle.key!r} was changed by someone else; nothing was deleted."
@@ -584,11 +616,17 @@ def principle_delete(*, principle: Principle, user, expected_row_version: int | 
 
 
 @transaction.atomic
-def principle_move(*, principle: Principle, user, direction: str) -> Principle:
+def principle_move(
+    *, principle: Principle, user, direction: str, expected_row_version: int | None
+) -> Principle:
     """Swap a principle with its neighbour in the same category (``up`` or ``down``)."""
     _require_draft(principle.version)
     if direction not in ("up", "down"):
         raise ConstitutionError("direction must be 'up' or 'down'.")
+    label = f"principle {principle.key!r}"
+    expected = _expected(expected_row_version, label)
+    if not Principle.objects.filter(pk=principle.pk, row_version=expected).exists():
+        raise EditConflict(f"{label} was changed by someone else; it was not moved.")
     siblings = Principle.objects.filter(
         version=principle.version_id, category=principle.category_id
     )
@@ -640,10 +678,8 @@ def few_shot_update(
 @transaction.atomic
 def few_shot_delete(*, example: FewShotExample, user, expected_row_version: int | None) -> None:
     _require_draft(example.version)
-    qs = FewShotExample.objects.filter(pk=example.pk)
-    if expected_row_version:
-        qs = qs.filter(row_version=expected_row_version)
-    if not qs.delete()[0]:
+    expected = _expected(expected_row_version, "this few-shot example")
+    if not FewShotExample.objects.filter(pk=example.pk, row_version=expected).delete()[0]:
         raise EditConflict(
             "This few-shot example was changed by someone else; nothing was deleted."
         )

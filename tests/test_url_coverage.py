@@ -59,6 +59,11 @@ def _obj(name: str, key: str, *extra):
     return lambda w: reverse(name, args=[w[key].pk, *extra])
 
 
+def _rv(key: str, **data: str):
+    """The form data of an edit or delete of ``world[key]``: its row_version (required)."""
+    return lambda w: {**data, "row_version": str(w[key].row_version)}
+
+
 def _principle_data(w):
     return {
         "key": "new-one",
@@ -153,24 +158,27 @@ MATRIX: list[Case] = [
     Case("version_publish", "post", _obj("version_publish", "draft"), WRITE,
          lambda w: {"changelog": "ok"}),
     Case("version_archive", "post", _obj("version_archive", "published"), WRITE),
-    Case("version_discard", "post", _obj("version_discard", "draft"), WRITE),
+    Case("version_discard", "post", _obj("version_discard", "draft"), WRITE, _rv("draft")),
     Case("category_add", "post", _obj("category_add", "draft"), WRITE,
          lambda w: {"name": "Another", "weight": "1", "priority": "5"}),
     Case("category_update", "get", _obj("category_update", "category"), WRITE_FORM),
     Case("category_update", "post", _obj("category_update", "category"), WRITE,
-         lambda w: {"weight": "2"}),
-    Case("category_delete", "post", _obj("category_delete", "empty_category"), WRITE),
+         _rv("category", weight="2")),
+    Case("category_delete", "post", _obj("category_delete", "empty_category"), WRITE,
+         _rv("empty_category")),
     Case("principle_add", "post", _obj("principle_add", "draft"), WRITE, _principle_data),
     Case("principle_update", "get", _obj("principle_update", "principle"), WRITE_FORM),
     Case("principle_update", "post", _obj("principle_update", "principle"), WRITE,
-         lambda w: {"weight": "2"}),
-    Case("principle_delete", "post", _obj("principle_delete", "principle"), WRITE),
+         _rv("principle", weight="2")),
+    Case("principle_delete", "post", _obj("principle_delete", "principle"), WRITE,
+         _rv("principle")),
     Case("principle_move", "post", _obj("principle_move", "principle"), WRITE,
-         lambda w: {"direction": "down"}),
+         _rv("principle", direction="down")),
     Case("few_shot_add", "post", _obj("few_shot_add", "draft"), WRITE, _few_shot_data),
     Case("few_shot_update", "get", _obj("few_shot_update", "few_shot"), WRITE_FORM),
-    Case("few_shot_update", "post", _obj("few_shot_update", "few_shot"), WRITE, _few_shot_data),
-    Case("few_shot_delete", "post", _obj("few_shot_delete", "few_shot"), WRITE),
+    Case("few_shot_update", "post", _obj("few_shot_update", "few_shot"), WRITE,
+         lambda w: {**_few_shot_data(w), **_rv("few_shot")(w)}),
+    Case("few_shot_delete", "post", _obj("few_shot_delete", "few_shot"), WRITE, _rv("few_shot")),
     # --- training -----------------------------------------------------------------
     Case("run_list", "get", _team("run_list"), READ),
     Case("run_compare", "get",

@@ -25,6 +25,7 @@ from .common import (
     failed,
     immutable,
     initial_of,
+    missing_row_version,
     version_for,
     with_errors_of,
 )
@@ -93,6 +94,8 @@ def category_update(request: HttpRequest, pk: int) -> HttpResponse:
             )
         except services.VersionImmutable as exc:
             return immutable(request, version_pk, exc)
+        except services.RowVersionMissing as exc:
+            return missing_row_version(request, version_pk, "category_head", "categories", pk, exc)
         except services.EditConflict as exc:
             conflict = conflict_info(exc, form, tuple(fields))
         except services.ConstitutionError as exc:

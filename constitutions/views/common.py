@@ -23,7 +23,7 @@ from cai_web.permissions import get_for_user, require_membership
 from cai_web.web import render_partial
 
 from .. import selectors, services
-from ..forms import CategoryForm, FewShotForm, PrincipleForm
+from ..forms import MAX_ROW_VERSION, CategoryForm, FewShotForm, PrincipleForm
 from ..models import ChangeEvent, Constitution, ConstitutionVersion
 from ..presenters import probability_view
 
@@ -128,10 +128,12 @@ def conflict_info(exc: services.EditConflict, form, fields: tuple[str, ...]) -> 
 
 
 def as_int(value: Any) -> int | None:
+    """A posted integer, or None when it is missing, not a number or out of any column's range."""
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         return None
+    return number if abs(number) <= MAX_ROW_VERSION else None
 
 
 def as_float(value: Any) -> float | None:
@@ -224,6 +226,20 @@ def attach_edit(
     context[{"principles": "p", "categories": "c", "few_shots": "f"}[list_name]] = obj
 
 
+def missing_row_version(
+    request: HttpRequest, version_pk: int, main: str, list_name: str, pk: int, exc: Exception
+) -> HttpResponse:
+    """400: an edit without the row_version it was opened at; the row shows why, freshly
+    rendered (with the current row_version), so editing again works."""
+    return failed(
+        request,
+        version_pk,
+        main,
+        status=400,
+        attach=partial(attach_edit, list_name=list_name, pk=pk, form=None, error=str(exc)),
+    )
+
+
 def edit_row(
     request: HttpRequest, version_pk: int, main: str, list_name: str, pk: int, make_form
 ) -> HttpResponse:
@@ -271,7 +287,7 @@ def delete_row(
             request,
             version_pk,
             main,
-            status=409,
+            status=400 if isinstance(exc, services.RowVersionMissing) else 409,
             attach=partial(attach_edit, list_name=list_name, pk=obj.pk, form=None, error=str(exc)),
         )
     return done(request, version_pk, message, main, *oob, anchor=anchor)

@@ -24,6 +24,7 @@ from .common import (
     failed,
     immutable,
     initial_of,
+    missing_row_version,
     version_for,
 )
 
@@ -81,6 +82,8 @@ def few_shot_update(request: HttpRequest, pk: int) -> HttpResponse:
             )
         except services.VersionImmutable as exc:
             return immutable(request, version_pk, exc)
+        except services.RowVersionMissing as exc:
+            return missing_row_version(request, version_pk, "few_shots", "few_shots", pk, exc)
         except services.EditConflict as exc:
             conflict = conflict_info(exc, form, FEW_SHOT_FIELDS)
         except services.ConstitutionError as exc:

@@ -20,6 +20,7 @@ from ..models import Category, Principle
 from .common import (
     CONTENT_CHANGED,
     EDIT,
+    as_int,
     attach_edit,
     child_for,
     conflict_info,
@@ -30,6 +31,7 @@ from .common import (
     find_row,
     immutable,
     initial_of,
+    missing_row_version,
     version_for,
     with_errors_of,
 )
@@ -119,6 +121,8 @@ def principle_update(request: HttpRequest, pk: int) -> HttpResponse:
             )
         except services.VersionImmutable as exc:
             return immutable(request, version_pk, exc)
+        except services.RowVersionMissing as exc:
+            return missing_row_version(request, version_pk, "principle", "principles", pk, exc)
         except services.EditConflict as exc:
             conflict = conflict_info(exc, form, tuple(fields))
         except services.ConstitutionError as exc:
@@ -184,9 +188,24 @@ def principle_move(request: HttpRequest, pk: int) -> HttpResponse:
     version_pk = principle.version_id
     direction = request.POST.get("direction", "")
     try:
-        services.principle_move(principle=principle, user=request.user, direction=direction)
+        services.principle_move(
+            principle=principle,
+            user=request.user,
+            direction=direction,
+            expected_row_version=as_int(request.POST.get("row_version")),
+        )
     except services.VersionImmutable as exc:
         return immutable(request, version_pk, exc)
+    except services.RowVersionMissing as exc:
+        return missing_row_version(request, version_pk, "editor", "principles", pk, exc)
+    except services.EditConflict as exc:
+        return failed(
+            request,
+            version_pk,
+            "editor",
+            status=409,
+            attach=partial(attach_edit, list_name="principles", pk=pk, form=None, error=str(exc)),
+        )
     except services.ConstitutionError as exc:
         messages.error(request, str(exc))
         return redirect("version_detail", pk=version_pk)

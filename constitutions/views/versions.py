@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from .. import selectors, services
 from ..content import ContentError
 from ..formats import export_json, export_yaml
-from .common import EDIT, PAGE, page_context, version_for
+from .common import EDIT, PAGE, as_int, page_context, version_for
 
 
 def version_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -30,6 +30,10 @@ def version_edit(request: HttpRequest, pk: int) -> HttpResponse:
     draft, created = services.version_draft_from(version=version, user=request.user)
     if created:
         messages.success(request, f"Started draft v{draft.number} from v{version.number}.")
+    elif draft.pk != version.pk:
+        messages.info(
+            request, f"v{draft.number} is already the draft copied from v{version.number}."
+        )
     return redirect("version_detail", pk=draft.pk)
 
 
@@ -65,7 +69,14 @@ def version_archive(request: HttpRequest, pk: int) -> HttpResponse:
 def version_discard(request: HttpRequest, pk: int) -> HttpResponse:
     version = version_for(request, pk, EDIT)
     try:
-        services.version_discard(version=version, user=request.user)
+        services.version_discard(
+            version=version,
+            user=request.user,
+            expected_row_version=as_int(request.POST.get("row_version")),
+        )
+    except services.RowVersionMissing as exc:
+        messages.error(request, str(exc))
+        return render(request, PAGE, page_context(request, pk), status=400)
     except services.ConstitutionError as exc:
         messages.error(request, str(exc))
         return redirect("version_detail", pk=pk)

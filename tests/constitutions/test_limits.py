@@ -377,7 +377,10 @@ def test_the_services_refuse_names_over_the_limit_naming_the_field(team, author,
     assert caught.value.field == "name"
     with pytest.raises(services.ConstitutionError) as caught:
         services.category_update(
-            category=category, user=author, expected_row_version=None, name="c" * 121
+            category=category,
+            user=author,
+            expected_row_version=category.row_version,
+            name="c" * 121,
         )
     assert caught.value.field == "name"
     assert draft.categories.get().name == "Safe"
@@ -410,7 +413,10 @@ def test_the_category_services_refuse_numbers_out_of_range_naming_the_field(
     assert caught.value.field == field
     with pytest.raises(services.ConstitutionError) as caught:
         services.category_update(
-            category=draft.categories.get(), user=author, expected_row_version=None, **fields
+            category=(category := draft.categories.get()),
+            user=author,
+            expected_row_version=category.row_version,
+            **fields,
         )
     assert caught.value.field == field
     assert list(draft.categories.values_list("name", "priority", "weight")) == [("Safe", 1, 1.0)]

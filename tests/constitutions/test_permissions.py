@@ -53,6 +53,11 @@ class Case:
         return f"{self.method} {self.label or self.name}"
 
 
+def _rv(key: str, **data: str):
+    """An edit or delete of ``world[key]`` carries its row_version (required)."""
+    return lambda w: {**data, "row_version": str(w[key].row_version)}
+
+
 def _principle_data(w):
     return {
         "key": "new-one",
@@ -186,7 +191,11 @@ CASES = [
         WRITE,
     ),
     Case(
-        "version_discard", "post", lambda w: reverse("version_discard", args=[w["draft"].pk]), WRITE
+        "version_discard",
+        "post",
+        lambda w: reverse("version_discard", args=[w["draft"].pk]),
+        WRITE,
+        _rv("draft"),
     ),
     Case(
         "category_add",
@@ -206,13 +215,14 @@ CASES = [
         "post",
         lambda w: reverse("category_update", args=[w["category"].pk]),
         WRITE,
-        lambda w: {"weight": "2"},
+        _rv("category", weight="2"),
     ),
     Case(
         "category_delete",
         "post",
         lambda w: reverse("category_delete", args=[w["empty_category"].pk]),
         WRITE,
+        _rv("empty_category"),
     ),
     Case(
         "principle_add",
@@ -232,20 +242,21 @@ CASES = [
         "post",
         lambda w: reverse("principle_update", args=[w["principle"].pk]),
         WRITE,
-        lambda w: {"weight": "2"},
+        _rv("principle", weight="2"),
     ),
     Case(
         "principle_delete",
         "post",
         lambda w: reverse("principle_delete", args=[w["principle"].pk]),
         WRITE,
+        _rv("principle"),
     ),
     Case(
         "principle_move",
         "post",
         lambda w: reverse("principle_move", args=[w["principle"].pk]),
         WRITE,
-        lambda w: {"direction": "down"},
+        _rv("principle", direction="down"),
     ),
     Case(
         "few_shot_add",
@@ -265,13 +276,14 @@ CASES = [
         "post",
         lambda w: reverse("few_shot_update", args=[w["few_shot"].pk]),
         WRITE,
-        _few_shot_data,
+        lambda w: {**_few_shot_data(w), **_rv("few_shot")(w)},
     ),
     Case(
         "few_shot_delete",
         "post",
         lambda w: reverse("few_shot_delete", args=[w["few_shot"].pk]),
         WRITE,
+        _rv("few_shot"),
     ),
 ]
 

@@ -101,7 +101,10 @@ def test_publish_sets_the_hash_to_the_content_hash_and_freezes_the_version(team,
     assert published.changelog == "first" and published.published_at is not None
     with pytest.raises(services.VersionImmutable):
         services.principle_update(
-            principle=published.principles.first(), user=author, expected_row_version=None, weight=5
+            principle=(principle := published.principles.first()),
+            user=author,
+            expected_row_version=principle.row_version,
+            weight=5,
         )
 
 

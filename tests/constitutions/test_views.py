@@ -121,7 +121,7 @@ def test_user_text_is_escaped_everywhere(authoring, draft, author):
     services.principle_update(
         principle=principle,
         user=author,
-        expected_row_version=None,
+        expected_row_version=principle.row_version,
         critique_request="<script>alert('x')</script> & more",
     )
     html = _page(authoring, draft)
@@ -132,7 +132,7 @@ def test_user_text_is_escaped_everywhere(authoring, draft, author):
     services.principle_update(
         principle=principle,
         user=author,
-        expected_row_version=None,
+        expected_row_version=principle.row_version,
         critique_request="<b>bold</b> claims",
     )
     diff = authoring.get(
@@ -213,7 +213,10 @@ def test_unticking_enabled_disables_the_principle_and_updates_probabilities(auth
 
 def test_a_non_htmx_post_redirects_back_to_the_version_page_with_a_message(authoring, draft):
     principle = draft.principles.get(key="honesty")
-    response = authoring.post(reverse("principle_update", args=[principle.pk]), {"weight": "2"})
+    response = authoring.post(
+        reverse("principle_update", args=[principle.pk]),
+        {"weight": "2", "row_version": principle.row_version},
+    )
     assert (
         response["Location"]
         == reverse("version_detail", args=[draft.pk]) + f"#principle-{principle.pk}"
@@ -314,16 +317,24 @@ def test_adding_categories_and_principles_and_moving_and_deleting_them(authoring
         )
     assert list(privacy.principles.values_list("key", flat=True)) == ["pii", "tracking"]
     tracking = Principle.objects.get(key="tracking")
-    authoring.post(reverse("principle_move", args=[tracking.pk]), {"direction": "up"}, **HTMX)
+    authoring.post(
+        reverse("principle_move", args=[tracking.pk]),
+        {"direction": "up", "row_version": tracking.row_version},
+        **HTMX,
+    )
     assert list(privacy.principles.order_by("order").values_list("key", flat=True)) == [
         "tracking",
         "pii",
     ]
-    response = authoring.post(reverse("category_delete", args=[privacy.pk]), {}, **HTMX)
+    response = authoring.post(
+        reverse("category_delete", args=[privacy.pk]), {"row_version": privacy.row_version}, **HTMX
+    )
     assert response.status_code == 409 and "still has 2 principle" in response.content.decode()
     for p in privacy.principles.all():
         authoring.post(reverse("principle_delete", args=[p.pk]), {"row_version": p.row_version})
-    response = authoring.post(reverse("category_delete", args=[privacy.pk]), {})
+    response = authoring.post(
+        reverse("category_delete", args=[privacy.pk]), {"row_version": privacy.row_version}
+    )
     assert response.status_code == 302 and not draft.categories.filter(name="Privacy").exists()
 
 
@@ -449,7 +460,7 @@ def test_publish_shows_a_validation_summary_listing_every_problem(authoring, dra
     for key in ("honesty", "fairness"):
         p = draft.principles.get(key=key)
         services.principle_update(
-            principle=p, user=author, expected_row_version=None, comparison_question=""
+            principle=p, user=author, expected_row_version=p.row_version, comparison_question=""
         )
     response = authoring.post(reverse("version_publish", args=[draft.pk]), {"changelog": "try"})
     html = response.content.decode()
@@ -482,7 +493,9 @@ def test_archive_and_discard(authoring, team, author):
     published.refresh_from_db()
     assert published.status == "archived"
     draft, _ = services.version_draft_from(version=published, user=author)
-    response = authoring.post(reverse("version_discard", args=[draft.pk]))
+    response = authoring.post(
+        reverse("version_discard", args=[draft.pk]), {"row_version": draft.row_version}
+    )
     assert response["Location"] == reverse("constitution_detail", args=[published.constitution_id])
     assert not ConstitutionVersion.objects.filter(pk=draft.pk).exists()
 
@@ -497,7 +510,7 @@ def test_the_diff_page_shows_word_changes_and_probability_changes(authoring, tea
     services.principle_update(
         principle=honesty,
         user=author,
-        expected_row_version=None,
+        expected_row_version=honesty.row_version,
         critique_request="Look for claims that are false.",
         weight=3,
     )
@@ -525,7 +538,9 @@ def test_the_diff_page_shows_word_changes_and_probability_changes(authoring, tea
 
 def test_the_history_lists_every_change_newest_first(authoring, draft, author):
     principle = draft.principles.get(key="honesty")
-    services.principle_update(principle=principle, user=author, expected_row_version=None, weight=2)
+    services.principle_update(
+        principle=principle, user=author, expected_row_version=principle.row_version, weight=2
+    )
     services.version_publish(version=draft, user=author, changelog="go")
     html = authoring.get(
         reverse("constitution_history", args=[draft.constitution_id])
