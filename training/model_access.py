@@ -130,7 +130,9 @@ def check_server_url(url: str) -> str:
     if host in listed or f"{host}:{port}" in listed:
         return text.rstrip("/")
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
+        addresses = {
+            str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        }
     except (socket.gaierror, UnicodeError):
         raise TrainingError(f"{host} cannot be resolved.", field="base_url") from None
     for address in addresses:
