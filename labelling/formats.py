@@ -12,18 +12,25 @@ raise :class:`LabelFormatError` listing all of them; nothing is returned.
 from __future__ import annotations
 
 import ast
+import gzip
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from cai_web.errors import ProblemsError
+from cai_web.jsonlimits import json_loads
 from cai_web.spreadsheet import write_csv
 from labelling.stats import HUMAN_VERDICTS, VERDICTS, PairJudgement
 
-MAX_LABEL_FILE_BYTES = 50 * 1024 * 1024
+MAX_LABEL_FILE_BYTES = 50 * 1024 * 1024  # whole-document formats (LLMBar, PandaLM), in memory
+MAX_IMPORT_BYTES = 2 * 1024**3  # a stored upload (JSONL, gzip or not), read as a stream
+MAX_EXPANDED_BYTES = 8 * 1024**3  # what a gzip upload may expand to
+REPORTED_PROBLEMS = 100  # problems kept with their line numbers; the rest are counted
+GZIP_MAGIC = b"\x1f\x8b"
 NO_JUDGE = "none"  # judge name for human-only sets such as PandaLM
 
 REQUIRED_FIELDS = ("id", "prompt", "response_a", "response_b", "judge", "verdict_ab", "verdict_ba")
@@ -283,6 +290,78 @@ def _check_size(data: bytes) -> None:
 # ----------------------------------------------------------------------------- JSONL
 
 
+@dataclass
+class ProblemLog:
+    """Every problem of a big file counted; the first :data:`REPORTED_PROBLEMS` kept."""
+
+    limit: int = REPORTED_PROBLEMS
+    shown: list[str] = field(default_factory=list)
+    count: int = 0
+
+    def add(self, problem: str) -> None:
+        self.count += 1
+        if len(self.shown) < self.limit:
+            self.shown.append(problem)
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+
+def open_upload(path: str | Path) -> tuple[IO[bytes], IO[bytes]]:
+    """``(stream, raw)`` for a stored upload: ``stream`` is gunzipped when the file
+    starts with gzip's magic bytes; ``raw.tell()`` is how far into the file it is."""
+    raw = open(path, "rb")  # noqa: SIM115 - the caller closes it
+    if raw.read(2) == GZIP_MAGIC:
+        raw.seek(0)
+        return gzip.GzipFile(fileobj=raw, mode="rb"), raw
+    raw.seek(0)
+    return raw, raw
+
+
+def iter_label_jsonl(
+    stream: IO[bytes], problems: ProblemLog, *, max_bytes: int = MAX_EXPANDED_BYTES
+) -> Iterator[tuple[int, LabelRecord]]:
+    """``(line number, record)`` for every good line of a JSONL stream, read line by line.
+
+    Bad lines go to ``problems`` as ``"line N: ..."`` (the same checks as
+    :func:`parse_label_jsonl`, duplicates included) and are not yielded; a caller that
+    needs all or nothing reads the stream once to check and once to store.
+    """
+    first_line_of: dict[str, int] = {}
+    offset = 0
+    for lineno, line in enumerate(stream, start=1):
+        line_offset = offset
+        offset += len(line)
+        if offset > max_bytes:
+            problems.add(f"line {lineno}: the file expands past {max_bytes:,} bytes")
+            return
+        if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]
+            line_offset += 3
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problems.add(f"line {lineno}: not valid UTF-8 at byte offset {line_offset + exc.start}")
+            continue
+        if not text.strip():
+            continue
+        try:
+            obj = json_loads(text, allow_nan=True)
+        except json.JSONDecodeError as exc:
+            problems.add(f"line {lineno}: malformed JSON: {exc.msg} at column {exc.colno}")
+            continue
+        record, errors = _record_from_object(obj)
+        for e in errors:
+            problems.add(f"line {lineno}: {e}")
+        if record is None:
+            continue
+        first = first_line_of.setdefault(record.id, lineno)
+        if first != lineno:
+            problems.add(f"line {lineno}: duplicate id {record.id!r} (first on line {first})")
+            continue
+        yield lineno, record
+
+
 def parse_label_jsonl(data: bytes) -> list[LabelRecord]:
     """Parse and validate a JSONL label file; all or nothing.
 
@@ -313,7 +392,7 @@ def parse_label_jsonl(data: bytes) -> list[LabelRecord]:
         if not text.strip():
             continue
         try:
-            obj = json.loads(text)
+            obj = json_loads(text, allow_nan=True)
         except json.JSONDecodeError as exc:
             problems.append(f"line {lineno}: malformed JSON: {exc.msg} at column {exc.colno}")
             continue
@@ -386,7 +465,7 @@ _LLMBAR_LABEL = {1: "a", 2: "b", "1": "a", "2": "b"}
 def _load_json_list(data: bytes, what: str) -> list[Any]:
     _check_size(data)
     try:
-        obj = json.loads(bytes(data).decode("utf-8"))
+        obj = json_loads(bytes(data).decode("utf-8"), allow_nan=True)
     except UnicodeDecodeError as exc:
         raise LabelFormatError([f"{what}: not valid UTF-8 at byte offset {exc.start}"]) from None
     except json.JSONDecodeError as exc:

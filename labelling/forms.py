@@ -7,7 +7,7 @@ from django import forms
 from cai_web.models import Team
 from constitutions.models import ConstitutionVersion, VersionStatus
 
-from .formats import MAX_LABEL_FILE_BYTES
+from .formats import MAX_IMPORT_BYTES
 from .models import ReviewQueue
 from .services import CHOICES
 
@@ -42,8 +42,8 @@ class ImportForm(forms.Form):
 
     def clean_file(self):
         f = self.cleaned_data["file"]
-        if f.size > MAX_LABEL_FILE_BYTES:
-            raise forms.ValidationError(f"The file is larger than {MAX_LABEL_FILE_BYTES:,} bytes.")
+        if f.size > MAX_IMPORT_BYTES:
+            raise forms.ValidationError(f"The file is larger than {MAX_IMPORT_BYTES:,} bytes.")
         return f
 
 

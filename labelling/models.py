@@ -294,3 +294,66 @@ class QueueItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.queue_id} #{self.position}"
+
+
+class FileJob(models.Model):
+    """A big import or export a worker does while the page shows its progress.
+
+    Imports: the upload is stored under ``ARTIFACTS_DIR/uploads/`` by the request and
+    parsed by a ``default``-queue task; nothing is stored unless every line is good
+    (one transaction), and the upload is deleted when the job ends. Exports: the
+    worker writes the file under ``ARTIFACTS_DIR/exports/``; the page links to it.
+    ``result_id`` is the label set or prompt set made (imports) or exported.
+    """
+
+    class Kind(models.TextChoices):
+        LABEL_IMPORT = "label_import", "Label import"
+        PROMPT_IMPORT = "prompt_import", "Prompt-set import"
+        LABEL_EXPORT = "label_export", "Label-set export"
+        DATASET_EXPORT = "dataset_export", "Dataset export"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="file_jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    params = models.JSONField(default=dict, blank=True)
+    stage = models.CharField(max_length=40, blank=True)
+    done = models.BigIntegerField(default=0)
+    total = models.BigIntegerField(default=0)
+    problems = models.JSONField(default=list, blank=True)
+    problem_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    upload_path = models.CharField(max_length=500, blank=True)
+    upload_name = models.CharField(max_length=255, blank=True)
+    artifact_path = models.CharField(max_length=500, blank=True)
+    artifact_name = models.CharField(max_length=255, blank=True)
+    result_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["team", "kind", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.done / self.total) if self.total else 0

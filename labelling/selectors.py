@@ -33,7 +33,16 @@ from django.urls import reverse
 from cai_web.models import Membership, Team
 
 from . import formats, stats
-from .models import AILabel, AILabelTally, Comparison, HumanReview, LabelSet, QueueItem, ReviewQueue
+from .models import (
+    AILabel,
+    AILabelTally,
+    Comparison,
+    FileJob,
+    HumanReview,
+    LabelSet,
+    QueueItem,
+    ReviewQueue,
+)
 
 SLICE_FIELDS = {"principle": "principle_key", "category": "category", "judge": "judge"}
 
@@ -495,3 +504,37 @@ def export_records(label_set: LabelSet, chunk: int = 2000) -> Iterator[formats.L
                     principle=c.principle_key or None,
                     metadata=c.metadata or {},
                 )
+
+
+def filejob_get(*, team, pk: int) -> FileJob:
+    """A file job of ``team``; 404 for anyone else's."""
+    job = FileJob.objects.filter(team=team, pk=pk).first()
+    if job is None:
+        raise Http404("No such job.")
+    return job
+
+
+def filejob_list(*, team, kind: str | None = None, result_id: int | None = None):
+    qs = FileJob.objects.filter(team=team)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if result_id is not None:
+        qs = qs.filter(result_id=result_id)
+    return qs
+
+
+_RESULT_PAGES = {
+    FileJob.Kind.LABEL_IMPORT: "labelset_detail",
+    FileJob.Kind.LABEL_EXPORT: "labelset_detail",
+    FileJob.Kind.PROMPT_IMPORT: "promptset_detail",
+    FileJob.Kind.DATASET_EXPORT: "run_results",
+}
+
+
+def filejob_result_url(job: FileJob) -> str | None:
+    """The page of what the job made or exported, once there is one."""
+    from django.urls import reverse
+
+    if job.result_id is None or (job.kind.endswith("import") and job.status != "done"):
+        return None
+    return reverse(_RESULT_PAGES[FileJob.Kind(job.kind)], args=[job.team.slug, job.result_id])

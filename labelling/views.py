@@ -13,18 +13,20 @@ statsmodels only inside the functions that compute with them.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from django.contrib import messages
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, push_url
 
 from cai_web.models import Capability
 from cai_web.web import HtmxHttpRequest, form_error, render_partial, team_for
 
-from . import charts, formats, selectors, services, stats
+from . import charts, selectors, services, stats, uploads
 from .forms import (
     AuditSettingsForm,
     DecisionForm,
@@ -55,53 +57,102 @@ def labelset_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     )
 
 
+@csrf_exempt  # the upload handler must be set before CSRF reads the body; checked below
 @require_http_methods(["GET", "POST"])
 def labelset_import(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """The upload goes straight to disk (``labelling.uploads``) and a worker imports it;
+    the browser is sent to the job's page, which shows the progress and any problems."""
     team, membership = team_for(request, slug, Capability.LAUNCH_RUNS)
-    problems: list[str] = []
+    if request.method == "POST":
+        uploads.stored_uploads(request)
+    return _labelset_import(request, team, membership)
+
+
+@csrf_protect
+def _labelset_import(request: HtmxHttpRequest, team, membership) -> HttpResponse:
     status = 200
     if request.method == "POST":
         form = ImportForm(request.POST, request.FILES, team=team)
         if form.is_valid():
             d = form.cleaned_data
+            upload = d["file"]
             try:
-                label_set = services.labelset_import(
+                job = services.labelset_import_start(
                     team=team,
                     user=request.user,
                     name=d["name"],
                     fmt=d["fmt"],
-                    data=d["file"].read(),
+                    upload_path=str(upload.stored_path),
+                    upload_name=upload.name,
+                    upload_size=upload.size,
                     judge=d["judge"],
                     dataset_name=d["dataset_name"],
                     principle_version=d["principle_version"],
                     description=d["description"],
                 )
-            except formats.LabelFormatError as exc:
-                problems = exc.problems  # listed line by line under the form
             except services.LabellingError as exc:
                 form_error(form, exc)
             else:
-                messages.success(
-                    request,
-                    f"Imported {label_set.comparison_count} comparison(s) and "
-                    f"{label_set.ai_label_count} AI label(s).",
-                )
-                return redirect("labelset_detail", slug=team.slug, pk=label_set.pk)
+                upload.close()
+                return redirect("filejob_detail", slug=team.slug, pk=job.pk)
+        uploads.discard_uploads(request)
         status = 400
     else:
         form = ImportForm(team=team)
     return render(
         request,
         "labelling/labelset_import.html",
+        {"team": team, "membership": membership, "form": form},
+        status=status,
+    )
+
+
+@require_GET
+def filejob_detail(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+    """An import's or export's progress (htmx polls the ``job`` partial until it ends)."""
+    team, membership = team_for(request, slug)
+    job = selectors.filejob_get(team=team, pk=pk)
+    return render_partial(
+        request,
+        "labelling/filejob_detail.html",
+        "job",
         {
             "team": team,
             "membership": membership,
-            "form": form,
-            "problems": problems,
-            "problems_shown": problems[:200],
+            "job": job,
+            "result_url": selectors.filejob_result_url(job),
+            "more_problems": max(0, job.problem_count - len(job.problems)),
+            "can_cancel": job.created_by_id == request.user.pk
+            or membership.can(Capability.MANAGE_MEMBERS),
         },
-        status=status,
+        stop_polling=not job.is_active,
     )
+
+
+@require_POST
+def filejob_cancel(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+    team, membership = team_for(request, slug)
+    job = selectors.filejob_get(team=team, pk=pk)
+    if job.created_by_id != request.user.pk and not membership.can(Capability.MANAGE_MEMBERS):
+        return HttpResponse("Only who started the job or an owner may cancel it.", status=403)
+    try:
+        services.filejob_cancel(job=job)
+        messages.success(request, "Cancelled; nothing of it is kept.")
+    except services.LabellingError as exc:
+        messages.error(request, str(exc))
+    return redirect("filejob_detail", slug=team.slug, pk=pk)
+
+
+@require_GET
+def filejob_download(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+    team, _ = team_for(request, slug)
+    job = selectors.filejob_get(team=team, pk=pk)
+    if job.status != job.Status.DONE or not job.artifact_path:
+        return HttpResponse("This file is not ready.", status=404, content_type="text/plain")
+    path = Path(job.artifact_path)
+    if not path.is_file():
+        return HttpResponse("This file is gone.", status=404, content_type="text/plain")
+    return FileResponse(path.open("rb"), as_attachment=True, filename=job.artifact_name)
 
 
 @require_GET
@@ -149,37 +200,29 @@ def labelset_decide(request: HtmxHttpRequest, slug: str, pk: int) -> HttpRespons
     return redirect("labelset_detail", slug=team.slug, pk=pk)
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 def labelset_export(request: HtmxHttpRequest, slug: str, pk: int, fmt: str) -> HttpResponse:
-    team, _ = team_for(request, slug)
+    """GET: a page with a button; POST: a worker builds the file (progress on the job page)."""
+    team, membership = team_for(request, slug)
     label_set = selectors.labelset_get(team=team, pk=pk)
-    if fmt not in ("jsonl", "csv"):
+    if fmt not in services.EXPORT_FORMATS:
         return HttpResponse("Export as .jsonl or .csv.", status=404, content_type="text/plain")
-
-    def chunks():
-        batch: list[formats.LabelRecord] = []
-        header = True
-        for record in selectors.export_records(label_set):
-            batch.append(record)
-            if len(batch) == 1000:
-                yield _encode(fmt, batch, header)
-                header, batch = False, []
-        if batch or header:
-            yield _encode(fmt, batch, header)
-
-    content_type = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
-    response = StreamingHttpResponse(chunks(), content_type=f"{content_type}; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="labelset-{label_set.pk}.{fmt}"'
-    return response
-
-
-def _encode(fmt: str, batch: list[formats.LabelRecord], header: bool) -> bytes:
-    if fmt == "jsonl":
-        return formats.export_jsonl(batch).encode()
-    text = formats.export_csv(batch)
-    if not header:
-        text = text.split("\n", 1)[1]
-    return text.encode()
+    if request.method == "POST":
+        job = services.labelset_export_start(label_set=label_set, user=request.user, fmt=fmt)
+        return redirect("filejob_detail", slug=team.slug, pk=job.pk)
+    return render(
+        request,
+        "labelling/labelset_export.html",
+        {
+            "team": team,
+            "membership": membership,
+            "label_set": label_set,
+            "fmt": fmt,
+            "jobs": selectors.filejob_list(team=team, kind="label_export", result_id=label_set.pk)[
+                :10
+            ],
+        },
+    )
 
 
 @require_http_methods(["GET", "POST"])

@@ -54,6 +54,26 @@ def _team(name: str, *more: str):
     return lambda w: reverse(name, args=[w["slug"], *(w[k].pk for k in more)])
 
 
+def _filejob_url(w, name: str, *, done: bool = False) -> str:
+    """A label-set export job the world's author started (done: with its file on disk)."""
+    from django.conf import settings
+
+    from labelling.models import FileJob
+
+    job = FileJob.objects.create(
+        team=w["team"], created_by=w["author"], kind=FileJob.Kind.LABEL_EXPORT,
+        params={"label_set": w["label_set"].pk, "format": "csv"}, result_id=w["label_set"].pk,
+    )
+    if done:
+        path = Path(settings.ARTIFACTS_DIR) / "exports" / str(job.pk) / "labels.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("id\r\n")
+        FileJob.objects.filter(pk=job.pk).update(
+            status="done", artifact_path=str(path), artifact_name="labels.csv"
+        )
+    return reverse(name, args=[w["slug"], job.pk])
+
+
 def _obj(name: str, key: str, *extra):
     """``reverse(name, [world[key].pk, *extra])``."""
     return lambda w: reverse(name, args=[w[key].pk, *extra])
@@ -243,6 +263,14 @@ MATRIX: list[Case] = [
              READ, label=f"labelset_export.{fmt}")
         for fmt in ("jsonl", "csv")
     ],
+    Case("labelset_export", "post",
+         lambda w: reverse("labelset_export", args=[w["slug"], w["label_set"].pk, "csv"]),
+         READ_REDIRECT, label="labelset_export.csv started"),
+    Case("filejob_detail", "get", lambda w: _filejob_url(w, "filejob_detail"), READ),
+    # Who started the job (the author here) and team owners may cancel it.
+    Case("filejob_cancel", "post", lambda w: _filejob_url(w, "filejob_cancel"), WRITE),
+    Case("filejob_download", "get", lambda w: _filejob_url(w, "filejob_download", done=True),
+         READ),
     Case("labelset_decide", "post", _team("labelset_decide", "label_set"), REVIEW_WRITE,
          lambda w: {"action": "reject", "reason": "not good enough"}),
     Case("queue_create", "get", _team("queue_create", "label_set"), REVIEW),

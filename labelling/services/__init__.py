@@ -25,6 +25,9 @@ from .common import (
     LabelSetNotApproved,
     iter_chunks,
 )
+from .exports import EXPORT_FORMATS, labelset_export_start
+from .filejobs import filejob_cancel
+from .imports import labelset_import_start
 from .labelsets import (
     ailabel_bulk_create,
     comparison_bulk_create,
@@ -42,6 +45,7 @@ __all__ = [
     "ApprovalGate",
     "BATCH",
     "CHOICES",
+    "EXPORT_FORMATS",
     "ComparisonInput",
     "IMPORT_FORMATS",
     "LabelSetNotApproved",
@@ -51,12 +55,15 @@ __all__ = [
     "canonical_verdict",
     "comparison_bulk_create",
     "consensus",
+    "filejob_cancel",
     "iter_chunks",
     "labelset_approval_gate",
     "labelset_approve",
     "labelset_create",
     "labelset_create_from_pairs",
+    "labelset_export_start",
     "labelset_import",
+    "labelset_import_start",
     "labelset_refresh_tallies",
     "labelset_reject",
     "labelset_require_approved",

@@ -362,6 +362,21 @@ def labelset_create_from_pairs(
         rule=rule,
         threshold=threshold,
     )
+    labelset_store_records(label_set=label_set, records=records, principles=principles)
+    label_set.refresh_from_db()
+    return label_set
+
+
+def labelset_store_records(
+    *,
+    label_set: LabelSet,
+    records: Sequence[formats.LabelRecord],
+    principles: dict[str, Principle],
+) -> None:
+    """Store checked records (one batch of an import) in ``label_set``: comparisons, AI
+    labels and human labels. Costs what the batch holds; an id must not be in an earlier
+    batch. Records whose judge is ``formats.NO_JUDGE`` and that have no verdicts
+    (PandaLM) get no AI label."""
     comparisons: dict[str, ComparisonInput] = {}
     labels: list[AILabelInput] = []
     for rec in records:
@@ -394,13 +409,24 @@ def labelset_create_from_pairs(
     comparison_bulk_create(label_set=label_set, comparisons=list(comparisons.values()))
     if labels:
         ailabel_bulk_create(label_set=label_set, labels=labels)
-    _import_human_labels(label_set, records)
-    label_set.refresh_from_db()
-    return label_set
+    if any(rec.human or rec.humans for rec in records):
+        _import_human_labels(label_set, records)
+
+
+def principles_of(version: ConstitutionVersion | None) -> dict[str, Principle]:
+    """Principle key → principle of a version (what an import links its records to)."""
+    return _principles_of(version)
 
 
 def _import_human_labels(label_set: LabelSet, records: Sequence[formats.LabelRecord]) -> None:
-    pk_of = dict(Comparison.objects.filter(label_set=label_set).values_list("external_id", "pk"))
+    ids = sorted({rec.id for rec in records})
+    pk_of: dict[str, int] = {}
+    for chunk in iter_chunks(ids, 2000):
+        pk_of.update(
+            Comparison.objects.filter(label_set=label_set, external_id__in=chunk).values_list(
+                "external_id", "pk"
+            )
+        )
     reviews = []
     by_comparison: dict[int, list[str]] = defaultdict(list)
     seen: set[tuple[int, str]] = set()
@@ -430,7 +456,8 @@ def _import_human_labels(label_set: LabelSet, records: Sequence[formats.LabelRec
             Comparison(pk=cid, human_verdict=consensus(verdicts), review_count=len(verdicts))
         )
     Comparison.objects.bulk_update(updates, ["human_verdict", "review_count"], batch_size=BATCH)
-    _copy_consensus_to_labels(Comparison.objects.filter(label_set=label_set, review_count__gt=0))
+    for chunk in iter_chunks(sorted(by_comparison), 2000):
+        _copy_consensus_to_labels(Comparison.objects.filter(pk__in=chunk))
 
 
 def _copy_consensus_to_labels(comparisons) -> None:

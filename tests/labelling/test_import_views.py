@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.urls import reverse
+from django.test import TestCase
+from django.urls import resolve, reverse
 
-from labelling.models import AILabel, Comparison, HumanReview, LabelSet
+from labelling.models import AILabel, Comparison, FileJob, HumanReview, LabelSet
+from labelling.services.imports import labelset_import_run
 from tests.factories import published_demo_version
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _artifacts(settings, tmp_path):
+    settings.ARTIFACTS_DIR = tmp_path / "artifacts"
 
 
 def row(**overrides) -> dict:
@@ -33,10 +41,33 @@ def jsonl(*rows) -> bytes:
 
 
 def upload(client, team, data: bytes, fmt: str = "jsonl", name: str = "Upload", **extra):
-    return client.post(
+    """Post the file; when the request queued an import, run the worker's side of it
+    (the task's function) and answer the job's page, with the job as ``.job``."""
+    posted = client.post(
         reverse("labelset_import", args=[team.slug]),
         {"name": name, "fmt": fmt, "file": SimpleUploadedFile("labels.bin", data), **extra},
     )
+    if posted.status_code != 302:
+        return posted
+    job = FileJob.objects.get(pk=resolve(posted["Location"]).kwargs["pk"])
+    assert job.status == "queued" and Path(job.upload_path).read_bytes() == data
+    with TestCase.captureOnCommitCallbacks(execute=True):  # the test's transaction stays open
+        labelset_import_run(job.pk)
+    page = client.get(posted["Location"])
+    page.job = FileJob.objects.get(pk=job.pk)
+    assert not Path(job.upload_path).exists()  # the stored upload is gone once it ended
+    return page
+
+
+def refused(response) -> bool:
+    """Refused by the form (400) or by the worker's check of every line."""
+    if response.status_code == 400:
+        return True
+    return response.status_code == 200 and response.job.status == "failed"
+
+
+def imported(response) -> bool:
+    return getattr(response, "job", None) is not None and response.job.status == "done"
 
 
 def nothing_imported() -> bool:
@@ -82,7 +113,7 @@ def test_bad_jsonl_is_refused_line_by_line_and_nothing_is_imported(
 ):
     response = upload(client_for(author), team, data)
     body = response.content.decode()
-    assert response.status_code == 400
+    assert refused(response)
     assert 'id="import-problems"' in body and "Nothing was imported" in body
     assert problem in body
     assert nothing_imported()
@@ -138,14 +169,14 @@ def test_bad_llmbar_files_are_refused(client_for, author, team, data, problem):
     response = upload(
         client_for(author), team, data, fmt="llmbar", judge="GPT-4", dataset_name="demo"
     )
-    assert response.status_code == 400
+    assert refused(response)
     assert problem in response.content.decode().replace("&#x27;", "'")
     assert nothing_imported()
 
 
 def test_llmbar_needs_a_judge_and_dataset_name(client_for, author, team):
     response = upload(client_for(author), team, json.dumps([llmbar_row()]).encode(), fmt="llmbar")
-    assert response.status_code == 400 and "needs the judge" in response.content.decode()
+    assert refused(response) and "needs the judge" in response.content.decode()
     assert nothing_imported()
 
 
@@ -184,7 +215,7 @@ BAD_PANDALM = [
 @pytest.mark.parametrize("data, problem", BAD_PANDALM)
 def test_bad_pandalm_files_are_refused(client_for, author, team, data, problem):
     response = upload(client_for(author), team, data, fmt="pandalm")
-    assert response.status_code == 400 and problem in response.content.decode()
+    assert refused(response) and problem in response.content.decode()
     assert nothing_imported()
 
 
@@ -192,11 +223,8 @@ def test_an_unknown_principle_of_the_chosen_version_is_refused(client_for, autho
     version = published_demo_version(team, author)
     data = jsonl(row(principle="dangerous-assistance"), row(id="p2", principle="no-such-principle"))
     response = upload(client_for(author), team, data, principle_version=version.pk)
-    assert response.status_code == 400
-    assert (
-        "record 1 (p2): principle &#x27;no-such-principle&#x27; is not in"
-        in response.content.decode()
-    )
+    assert refused(response)
+    assert "line 2: principle &#x27;no-such-principle&#x27; is not in" in response.content.decode()
     assert nothing_imported()
 
 
@@ -204,7 +232,7 @@ def test_principle_keys_link_to_the_published_principle_and_its_category(client_
     version = published_demo_version(team, author)
     data = jsonl(row(principle="dangerous-assistance"), row(id="p2"))
     response = upload(client_for(author), team, data, principle_version=version.pk)
-    assert response.status_code == 302
+    assert response.job.status == "done"
     linked = Comparison.objects.get(external_id="p1")
     principle = version.principles.get(key="dangerous-assistance")
     assert linked.principle == principle and linked.category == principle.category.name
@@ -213,12 +241,9 @@ def test_principle_keys_link_to_the_published_principle_and_its_category(client_
 
 
 def test_a_second_set_with_the_same_name_is_refused(client_for, author, team):
-    assert upload(client_for(author), team, jsonl(row())).status_code == 302
+    assert upload(client_for(author), team, jsonl(row())).job.status == "done"
     response = upload(client_for(author), team, jsonl(row()))
-    assert (
-        response.status_code == 400
-        and "already has a label set called" in response.content.decode()
-    )
+    assert refused(response) and "already has a label set called" in response.content.decode()
     assert LabelSet.objects.count() == 1
 
 
@@ -229,10 +254,10 @@ def test_a_missing_file_and_an_oversized_file_are_form_errors(
     response = client.post(
         reverse("labelset_import", args=[team.slug]), {"name": "x", "fmt": "jsonl"}
     )
-    assert response.status_code == 400 and "This field is required" in response.content.decode()
-    monkeypatch.setattr("labelling.forms.MAX_LABEL_FILE_BYTES", 10)
+    assert refused(response) and "This field is required" in response.content.decode()
+    monkeypatch.setattr("labelling.forms.MAX_IMPORT_BYTES", 10)
     response = upload(client, team, jsonl(row()))
-    assert response.status_code == 400 and "larger than 10 bytes" in response.content.decode()
+    assert refused(response) and "larger than 10 bytes" in response.content.decode()
     assert nothing_imported()
 
 
@@ -248,7 +273,8 @@ def test_a_good_jsonl_file_imports_labels_derived_fields_and_humans(client_for, 
     )
     response = upload(client_for(author), team, data)
     label_set = LabelSet.objects.get()
-    assert response["Location"] == reverse("labelset_detail", args=[team.slug, label_set.pk])
+    assert response.job.result_id == label_set.pk
+    assert reverse("labelset_detail", args=[team.slug, label_set.pk]) in response.content.decode()
     assert (label_set.comparison_count, label_set.ai_label_count, label_set.source_kind) == (
         2,
         2,
@@ -270,7 +296,7 @@ def test_a_good_jsonl_file_imports_labels_derived_fields_and_humans(client_for, 
 
 def test_a_refused_import_names_the_field_it_is_about(client_for, author, team):
     client = client_for(author)
-    assert upload(client, team, jsonl(row())).status_code == 302
+    assert upload(client, team, jsonl(row())).job.status == "done"
     response = upload(client, team, jsonl(row()))
     assert "already has a label set called" in " ".join(response.context["form"].errors["name"])
     response = upload(client, team, json.dumps([llmbar_row()]).encode(), fmt="llmbar")

@@ -11,6 +11,7 @@ from django.urls import reverse
 from labelling import formats, services
 from labelling.models import HumanReview, LabelSet, QueueItem, ReviewQueue
 
+from .jobs import download_export
 from .labelling_fixtures import hand_records
 
 pytestmark = pytest.mark.django_db
@@ -28,19 +29,15 @@ def test_base_navigation_links_to_label_sets(client_for, viewer, team):
 
 
 def test_jsonl_export_round_trips_the_imported_records(client_for, viewer, team, hand_set):
-    response = client_for(viewer).get(
-        reverse("labelset_export", args=[team.slug, hand_set.pk, "jsonl"])
-    )
+    body, response = download_export(client_for(viewer), team, hand_set, "jsonl")
     assert response["Content-Disposition"].endswith('.jsonl"')
-    exported = formats.parse_label_jsonl(b"".join(response.streaming_content))
+    exported = formats.parse_label_jsonl(body)
     assert exported == hand_records()
 
 
 def test_csv_export_has_one_header_and_a_row_per_label(client_for, viewer, team, hand_set):
-    response = client_for(viewer).get(
-        reverse("labelset_export", args=[team.slug, hand_set.pk, "csv"])
-    )
-    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    body, _ = download_export(client_for(viewer), team, hand_set, "csv")
+    rows = list(csv.DictReader(io.StringIO(body.decode())))
     assert len(rows) == 8 and rows[0]["id"] == "h1" and rows[0]["human"] == "a"
     assert (
         client_for(viewer)
@@ -53,11 +50,7 @@ def test_csv_export_has_one_header_and_a_row_per_label(client_for, viewer, team,
 def test_export_includes_reviews_made_in_the_app(client_for, auditor, team, queue):
     item = QueueItem.objects.get(queue=queue, position=1)
     services.review_submit(queue=queue, comparison=item.comparison, reviewer=auditor, choice="tie")
-    body = b"".join(
-        client_for(auditor)
-        .get(reverse("labelset_export", args=[team.slug, queue.label_set.pk, "jsonl"]))
-        .streaming_content
-    )
+    body, _ = download_export(client_for(auditor), team, queue.label_set, "jsonl")
     record = next(r for r in formats.parse_label_jsonl(body) if r.id == item.comparison.external_id)
     assert record.humans == (formats.HumanLabel(reviewer=auditor.username, verdict="tie"),)
 

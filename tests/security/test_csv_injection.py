@@ -9,7 +9,6 @@ import io
 from pathlib import Path
 
 import pytest
-from django.urls import reverse
 
 from cai_web.spreadsheet import spreadsheet_cell, write_csv
 from labelling.formats import LabelRecord, export_csv
@@ -82,10 +81,10 @@ def test_the_label_set_download_carries_the_payload_safely(team, owner, client_f
         fmt="jsonl",
         data=export_jsonl([_record(PAYLOAD)]).encode(),
     )
-    response = client_for(owner).get(
-        reverse("labelset_export", args=[team.slug, label_set.pk, "csv"])
-    )
-    text = b"".join(response.streaming_content).decode()
+    from tests.labelling.jobs import download_export
+
+    body, _ = download_export(client_for(owner), team, label_set, "csv")
+    text = body.decode()
     rows = list(csv.reader(io.StringIO(text, newline="")))
     assert len(rows) == 2
     assert "'" + PAYLOAD in rows[1]

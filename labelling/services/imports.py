@@ -1,0 +1,215 @@
+"""Big label-file imports: the request stores the upload and starts a job; a worker checks
+every line, then stores all of it in one transaction (nothing when any line is bad, and
+nothing left by a cancellation or a crash: the transaction is rolled back)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from django.db import transaction
+
+from cai_web.models import Team
+from constitutions.models import ConstitutionVersion, Principle, VersionStatus
+
+from .. import formats
+from ..models import FileJob, LabelSet
+from .common import IMPORT_FORMATS, LabellingError, iter_chunks
+from .filejobs import (
+    JobCancelled,
+    JobProgress,
+    filejob_claim,
+    filejob_create,
+    filejob_end,
+    filejob_release,
+)
+from .labelsets import labelset_create, labelset_store_records, principles_of
+
+IMPORT_BATCH = 10_000
+WHOLE_DOCUMENT_FORMATS = ("llmbar", "pandalm")
+
+
+def labelset_import_start(
+    *,
+    team: Team,
+    user: Any,
+    name: str,
+    fmt: str,
+    upload_path: str,
+    upload_name: str,
+    upload_size: int,
+    judge: str = "",
+    dataset_name: str = "",
+    principle_version: ConstitutionVersion | None = None,
+    description: str = "",
+) -> FileJob:
+    """Check what can be checked at once and queue the import of a stored upload."""
+    name = (name or "").strip()
+    if not name:
+        raise LabellingError("Give the label set a name.", field="name")
+    if fmt not in IMPORT_FORMATS:
+        raise LabellingError(f"Unknown format {fmt!r}.", field="fmt")
+    if fmt == "llmbar" and (not judge.strip() or not dataset_name.strip()):
+        raise LabellingError(
+            "An LLMBar import needs the judge's name and the dataset's name.",
+            field="judge" if not judge.strip() else "dataset_name",
+        )
+    if LabelSet.objects.filter(team=team, name=name).exists():
+        raise LabellingError(f"This team already has a label set called {name!r}.", field="name")
+    limit = (
+        formats.MAX_LABEL_FILE_BYTES if fmt in WHOLE_DOCUMENT_FORMATS else formats.MAX_IMPORT_BYTES
+    )
+    if upload_size > limit:
+        raise LabellingError(f"The file is larger than {limit:,} bytes.", field="file")
+    if principle_version is not None and (
+        principle_version.constitution.team_id != team.pk
+        or principle_version.status != VersionStatus.PUBLISHED
+    ):
+        raise LabellingError(
+            "Choose a published constitution version of this team.", field="principle_version"
+        )
+    job = filejob_create(
+        team=team,
+        user=user,
+        kind=FileJob.Kind.LABEL_IMPORT,
+        params={
+            "name": name,
+            "format": fmt,
+            "judge": judge.strip(),
+            "dataset": dataset_name.strip(),
+            "principle_version": principle_version.pk if principle_version else None,
+            "description": description,
+        },
+        upload_path=upload_path,
+        upload_name=upload_name,
+    )
+    from labelling.tasks import labelset_import_file
+
+    labelset_import_file.delay_on_commit(job.pk)
+    return job
+
+
+def labelset_import_run(job_id: int, *, batch_size: int = IMPORT_BATCH) -> FileJob | None:
+    """The worker's side of an import (the task calls this); returns the job at its end."""
+    job = filejob_claim(job_id)
+    if job is None:
+        job = FileJob.objects.filter(pk=job_id, status=FileJob.Status.CANCELLED).first()
+        if job is not None:
+            filejob_release(job)
+        return None
+    progress = JobProgress(job)
+    try:
+        _import(job, progress, batch_size)
+    except JobCancelled:
+        filejob_release(job)
+    except formats.LabelFormatError as exc:
+        filejob_end(
+            job,
+            status=FileJob.Status.FAILED,
+            problems=exc.problems[: formats.REPORTED_PROBLEMS],
+            problem_count=getattr(exc, "problem_count", len(exc.problems)),
+        )
+    except LabellingError as exc:
+        filejob_end(job, status=FileJob.Status.FAILED, error=str(exc))
+    except Exception as exc:
+        filejob_end(job, status=FileJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        progress.close()
+    job.refresh_from_db()
+    return job
+
+
+class _Problems(formats.LabelFormatError):
+    def __init__(self, log: formats.ProblemLog) -> None:
+        super().__init__(log.shown)
+        self.problem_count = log.count
+
+
+def _import(job: FileJob, progress: JobProgress, batch_size: int) -> None:
+    params = job.params
+    version = None
+    if params.get("principle_version"):
+        version = ConstitutionVersion.objects.select_related("constitution").get(
+            pk=params["principle_version"], constitution__team=job.team
+        )
+    principles = principles_of(version)
+    path = job.upload_path
+    size = os.path.getsize(path)
+    log = formats.ProblemLog()
+
+    if params["format"] == "jsonl":
+        total = 0
+        stream, raw = formats.open_upload(path)
+        with stream, raw:
+            for lineno, rec in formats.iter_label_jsonl(stream, log):
+                _check_principle(rec, principles, version, f"line {lineno}", log)
+                total += 1
+                if total % batch_size == 0:
+                    progress.update(stage="checking", done=raw.tell(), total=size)
+                    progress.check_cancelled()
+        if not log and not total:
+            log.add("file contains no records")
+        if log:
+            raise _Problems(log)
+
+        def records() -> Iterator[formats.LabelRecord]:
+            stream, raw = formats.open_upload(path)
+            with stream, raw:
+                for _, rec in formats.iter_label_jsonl(stream, formats.ProblemLog()):
+                    yield rec
+    else:
+        with open(path, "rb") as f:
+            data = f.read(formats.MAX_LABEL_FILE_BYTES + 1)
+        if params["format"] == "llmbar":
+            parsed = formats.import_llmbar(
+                data, judge=params["judge"], dataset_name=params["dataset"]
+            )
+        else:
+            parsed = formats.import_pandalm(data)
+        for i, rec in enumerate(parsed):
+            _check_principle(rec, principles, version, f"record {i} ({rec.id})", log)
+        if log:
+            raise _Problems(log)
+        total = len(parsed)
+        batch_size = max(total, 1)  # records of one pair may repeat (one per judge): one batch
+
+        def records() -> Iterator[formats.LabelRecord]:
+            yield from parsed
+
+    progress.update(stage="importing", done=0, total=total)
+    with transaction.atomic():
+        label_set = labelset_create(
+            team=job.team,
+            user=job.created_by,
+            name=params["name"],
+            source_kind=LabelSet.SourceKind.IMPORT,
+            source_detail={
+                "format": params["format"],
+                "judge": params["judge"],
+                "dataset": params["dataset"],
+                "records": total,
+                "file": job.upload_name,
+            },
+            description=params.get("description", ""),
+        )
+        done = 0
+        for chunk in iter_chunks(records(), batch_size):
+            labelset_store_records(label_set=label_set, records=chunk, principles=principles)
+            done += len(chunk)
+            progress.update(stage="importing", done=done, total=total)
+            progress.check_cancelled()
+        if not filejob_end(job, status=FileJob.Status.DONE, result_id=label_set.pk):
+            raise JobCancelled()  # cancelled after the last check: roll back
+
+
+def _check_principle(
+    rec: formats.LabelRecord,
+    principles: dict[str, Principle],
+    version: ConstitutionVersion | None,
+    where: str,
+    log: formats.ProblemLog,
+) -> None:
+    if principles and rec.principle is not None and rec.principle not in principles:
+        log.add(f"{where}: principle {rec.principle!r} is not in {version}")

@@ -1,0 +1,26 @@
+"""Celery tasks of the labelling app: big imports and exports on the ``default`` queue.
+
+Thin: they take a job's primary key and call the service. A job claims its row first
+(queued → running), so a redelivered task does nothing; an import is one transaction,
+so a worker killed in the middle leaves no label set behind.
+"""
+
+from __future__ import annotations
+
+from cai_web.celery import app
+
+
+@app.task(name="labelling.labelset_import_file", queue="default", acks_late=True, max_retries=0)
+def labelset_import_file(job_id: int) -> str | None:
+    from labelling.services.imports import labelset_import_run
+
+    job = labelset_import_run(job_id)
+    return job.status if job else None
+
+
+@app.task(name="labelling.labelset_export_file", queue="default", acks_late=True, max_retries=0)
+def labelset_export_file(job_id: int) -> str | None:
+    from labelling.services.exports import labelset_export_run
+
+    job = labelset_export_run(job_id)
+    return job.status if job else None
