@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
 
+from cai_web.jsonlimits import json_loads
+
 from .models import Backend
+from .services.prompt_sets import MAX_SPLIT_SEED
 
 if TYPE_CHECKING:
     from .inputs import InputRule
@@ -27,7 +30,7 @@ class PromptSetUploadForm(forms.Form):
         "CSV with a prompt column, or plain text, one prompt per line; .gz accepted.",
     )
     held_out_fraction = forms.FloatField(min_value=0.0, max_value=0.99, initial=0.1)
-    split_seed = forms.IntegerField(min_value=0, initial=0)
+    split_seed = forms.IntegerField(min_value=0, max_value=MAX_SPLIT_SEED, initial=0)
 
 
 class ModelRegisterForm(forms.Form):
@@ -61,7 +64,7 @@ class ModelRegisterForm(forms.Form):
         if not raw:
             return {}
         try:
-            value = json.loads(raw)
+            value = json_loads(raw)
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(f"Not valid JSON: {exc.msg}.") from None
         if not isinstance(value, dict):

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cai_web.errors import ProblemsError
+from cai_web.jsonlimits import json_loads
 
 DEFAULT_MAX_BYTES = 20_000_000
 DEFAULT_MAX_PROMPT_CHARS = 8_000
@@ -190,7 +191,7 @@ def _read_jsonl(text: str) -> tuple[list[tuple[int, str | Exception]], str]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = json_loads(line, allow_nan=True)
         except json.JSONDecodeError as exc:
             numbered.append((number, ValueError(f"not valid JSON ({exc.msg}, column {exc.colno})")))
             continue

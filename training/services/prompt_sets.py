@@ -12,6 +12,9 @@ from cai_web.models import Team
 from ..errors import PromptSetError, TrainingError
 from ..models import Prompt, PromptSelection, PromptSet, Split
 
+# PromptSet.split_seed is a PositiveIntegerField: its range on every database.
+MAX_SPLIT_SEED = 2_147_483_647
+
 
 def promptset_import(
     *,
@@ -43,8 +46,12 @@ def promptset_import(
         raise TrainingError(
             "The held-out fraction must be at least 0 and below 1.", field="held_out_fraction"
         )
-    if split_seed < 0:
-        raise TrainingError("The split seed must not be negative.", field="split_seed")
+    if isinstance(split_seed, bool) or not isinstance(split_seed, int):
+        raise TrainingError("The split seed must be a whole number.", field="split_seed")
+    if not 0 <= split_seed <= MAX_SPLIT_SEED:
+        raise TrainingError(
+            f"The split seed must be from 0 to {MAX_SPLIT_SEED:,}.", field="split_seed"
+        )
     try:
         parsed = parse_prompt_file(data, filename)
     except PromptFileError as exc:
