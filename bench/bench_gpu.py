@@ -4,11 +4,11 @@ A Llama of Llama-3.2-1B's shape (hidden 2048, 16 layers, 32 heads / 8 KV heads, 
 with random weights built here (no download) and the demo model's tokenizer (49k vocab,
 so the embedding is smaller than Llama 3's 128k). Measures, in one process:
 
-- vLLM generation tokens/s at batch 64 and 256 (128-token prompts, 128 new tokens,
-  ``ignore_eos``) through the project's VLLMBackend;
+- vLLM generation tokens/s at batch 64 and 256 (~128-token prompts, up to 128 new tokens;
+  random weights seldom stop early, and the tokens made are counted) through VLLMBackend;
 - transformers' default ``generate`` at batch 64, same prompts (TransformersBackend);
 - the labeller's labels/s: log-prob (one forward pass, both orders) against
-  generate-and-parse, on vLLM;
+  generate-and-parse, on vLLM and on transformers;
 - one DPO optimizer step (trl DPOTrainer through training.engine.trainers.dpo).
 
     python bench/bench_gpu.py --json var/bench/gpu.json        # on the GPU machine

