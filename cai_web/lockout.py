@@ -37,7 +37,8 @@ def lockout_response(
             "retry_after": seconds,
             "retry_at": timezone.now() + timedelta(seconds=seconds),
         },
-        status=settings.AXES_HTTP_RESPONSE_CODE,
+        # axes.conf fills in its defaults on the settings object at import.
+        status=getattr(settings, "AXES_HTTP_RESPONSE_CODE", 429),
     )
     response["Retry-After"] = str(seconds)
     return response
