@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
 from cai_web.models import Team
@@ -100,7 +100,12 @@ def filejob_end(
 
 
 def filejob_release(job: FileJob) -> None:
-    """Remove a job's upload (a cancelled job's task calls this)."""
+    """A cancelled job's task, after rolling back: the job stays cancelled (whoever
+    cancelled it may have shared the rolled-back connection, as a test does) and its
+    upload is removed."""
+    FileJob.objects.filter(pk=job.pk).update(
+        status=FileJob.Status.CANCELLED, stage="", finished_at=timezone.now()
+    )
     if job.upload_path:
         _remove(job.upload_path)
 
@@ -120,7 +125,8 @@ class JobProgress:
         self.job.stage, self.job.done, self.job.total = stage, done, total
         if connection.in_atomic_block and connection.vendor == "postgresql":
             if self._side is None:
-                self._side = connection.__class__(dict(connection.settings_dict), alias="progress")
+                main = connections[DEFAULT_DB_ALIAS]
+                self._side = type(main)(dict(main.settings_dict), DEFAULT_DB_ALIAS)
             with self._side.cursor() as cursor:
                 cursor.execute(
                     f"UPDATE {FileJob._meta.db_table} SET stage = %s, done = %s, total = %s, "

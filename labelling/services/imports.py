@@ -5,7 +5,6 @@ nothing left by a cancellation or a crash: the transaction is rolled back)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import Any
 
 from django.db import transaction
@@ -15,7 +14,7 @@ from constitutions.models import ConstitutionVersion, Principle, VersionStatus
 
 from .. import formats
 from ..models import FileJob, LabelSet
-from .common import IMPORT_FORMATS, LabellingError, iter_chunks
+from .common import IMPORT_FORMATS, LabellingError
 from .filejobs import (
     JobCancelled,
     JobProgress,
@@ -128,6 +127,8 @@ class _Problems(formats.LabelFormatError):
 
 
 def _import(job: FileJob, progress: JobProgress, batch_size: int) -> None:
+    """One pass inside one transaction: store good batches while no line was bad, keep
+    checking (without storing) after the first bad one, and roll back if any was."""
     params = job.params
     version = None
     if params.get("principle_version"):
@@ -138,28 +139,8 @@ def _import(job: FileJob, progress: JobProgress, batch_size: int) -> None:
     path = job.upload_path
     size = os.path.getsize(path)
     log = formats.ProblemLog()
-
-    if params["format"] == "jsonl":
-        total = 0
-        stream, raw = formats.open_upload(path)
-        with stream, raw:
-            for lineno, rec in formats.iter_label_jsonl(stream, log):
-                _check_principle(rec, principles, version, f"line {lineno}", log)
-                total += 1
-                if total % batch_size == 0:
-                    progress.update(stage="checking", done=raw.tell(), total=size)
-                    progress.check_cancelled()
-        if not log and not total:
-            log.add("file contains no records")
-        if log:
-            raise _Problems(log)
-
-        def records() -> Iterator[formats.LabelRecord]:
-            stream, raw = formats.open_upload(path)
-            with stream, raw:
-                for _, rec in formats.iter_label_jsonl(stream, formats.ProblemLog()):
-                    yield rec
-    else:
+    parsed: list[formats.LabelRecord] = []
+    if params["format"] in WHOLE_DOCUMENT_FORMATS:
         with open(path, "rb") as f:
             data = f.read(formats.MAX_LABEL_FILE_BYTES + 1)
         if params["format"] == "llmbar":
@@ -172,13 +153,9 @@ def _import(job: FileJob, progress: JobProgress, batch_size: int) -> None:
             _check_principle(rec, principles, version, f"record {i} ({rec.id})", log)
         if log:
             raise _Problems(log)
-        total = len(parsed)
-        batch_size = max(total, 1)  # records of one pair may repeat (one per judge): one batch
+        batch_size = max(len(parsed), 1)  # one pair may repeat (once per judge): one batch
 
-        def records() -> Iterator[formats.LabelRecord]:
-            yield from parsed
-
-    progress.update(stage="importing", done=0, total=total)
+    progress.update(stage="importing", done=0, total=size)
     with transaction.atomic():
         label_set = labelset_create(
             team=job.team,
@@ -189,17 +166,48 @@ def _import(job: FileJob, progress: JobProgress, batch_size: int) -> None:
                 "format": params["format"],
                 "judge": params["judge"],
                 "dataset": params["dataset"],
-                "records": total,
                 "file": job.upload_name,
             },
             description=params.get("description", ""),
         )
-        done = 0
-        for chunk in iter_chunks(records(), batch_size):
-            labelset_store_records(label_set=label_set, records=chunk, principles=principles)
-            done += len(chunk)
-            progress.update(stage="importing", done=done, total=total)
-            progress.check_cancelled()
+        total = 0
+        if parsed:
+            labelset_store_records(
+                label_set=label_set, records=parsed, principles=principles, fresh=True
+            )
+            total = len(parsed)
+        else:
+            stream, raw = formats.open_upload(path)
+            batch: list[formats.LabelRecord] = []
+            with stream, raw:
+                for lineno, rec in formats.iter_label_jsonl(stream, log):
+                    _check_principle(rec, principles, version, f"line {lineno}", log)
+                    total += 1
+                    if not log:
+                        batch.append(rec)
+                    if total % batch_size == 0:
+                        if batch and not log:
+                            labelset_store_records(
+                                label_set=label_set,
+                                records=batch,
+                                principles=principles,
+                                fresh=True,
+                            )
+                        batch = []
+                        progress.update(stage="importing", done=raw.tell(), total=size)
+                        progress.check_cancelled()
+                if batch and not log:
+                    labelset_store_records(
+                        label_set=label_set, records=batch, principles=principles, fresh=True
+                    )
+            if not log and not total:
+                log.add("file contains no records")
+            if log:
+                raise _Problems(log)  # rolls back every batch stored so far
+        LabelSet.objects.filter(pk=label_set.pk).update(
+            source_detail={**label_set.source_detail, "records": total}
+        )
+        job.total = size
         if not filejob_end(job, status=FileJob.Status.DONE, result_id=label_set.pk):
             raise JobCancelled()  # cancelled after the last check: roll back
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -372,11 +373,20 @@ def labelset_store_records(
     label_set: LabelSet,
     records: Sequence[formats.LabelRecord],
     principles: dict[str, Principle],
+    fresh: bool = False,
 ) -> None:
     """Store checked records (one batch of an import) in ``label_set``: comparisons, AI
     labels and human labels. Costs what the batch holds; an id must not be in an earlier
     batch. Records whose judge is ``formats.NO_JUDGE`` and that have no verdicts
-    (PandaLM) get no AI label."""
+    (PandaLM) get no AI label.
+
+    ``fresh``: the set was made in this transaction and holds only earlier batches of
+    these records, so on PostgreSQL the rows go in with COPY (no conflicts to resolve,
+    nothing old to subtract from the tallies): about ten times the rate of the ORM path.
+    """
+    if fresh and connection.vendor == "postgresql":
+        _copy_records(label_set, records, principles)
+        return
     comparisons: dict[str, ComparisonInput] = {}
     labels: list[AILabelInput] = []
     for rec in records:
@@ -411,6 +421,126 @@ def labelset_store_records(
         ailabel_bulk_create(label_set=label_set, labels=labels)
     if any(rec.human or rec.humans for rec in records):
         _import_human_labels(label_set, records)
+
+
+def _copy_records(
+    label_set: LabelSet, records: Sequence[formats.LabelRecord], principles: dict[str, Principle]
+) -> None:
+    from django.utils import timezone
+
+    by_id: dict[str, formats.LabelRecord] = {}
+    labels: dict[tuple[str, str], formats.LabelRecord] = {}
+    humans: dict[str, dict[str, str]] = defaultdict(dict)  # id -> reviewer -> verdict
+    for rec in records:
+        by_id.setdefault(rec.id, rec)
+        if not (
+            rec.judge == formats.NO_JUDGE and rec.verdict_ab is None and rec.verdict_ba is None
+        ):
+            labels[(rec.id, rec.judge)] = rec
+        for h in rec.humans or (
+            [formats.HumanLabel(reviewer="imported", verdict=rec.human)] if rec.human else []
+        ):
+            humans[rec.id].setdefault(h.reviewer, h.verdict)
+    q = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [Comparison._meta.db_table, len(by_id)],
+        )
+        pks = dict(zip(by_id, (row[0] for row in cursor.fetchall()), strict=True))
+        raw = cursor.cursor  # psycopg's own cursor: COPY
+        slices: dict[str, tuple[str, str, int | None]] = {}
+        consensus_of = {i: consensus(list(v.values())) for i, v in humans.items()}
+        with raw.copy(
+            f"COPY {q(Comparison._meta.db_table)} (id, label_set_id, external_id, prompt, "
+            "response_a, response_b, principle_id, principle_key, category, metadata, "
+            "flagged_harmful, human_verdict, review_count) FROM STDIN"
+        ) as copy:
+            for rid, rec in by_id.items():
+                principle = principles.get(rec.principle or "")
+                category = (
+                    principle.category.name if principle else rec.metadata.get("category", "")
+                )
+                category = category if isinstance(category, str) else ""
+                slices[rid] = (rec.principle or "", category, principle.pk if principle else None)
+                copy.write_row(
+                    (
+                        pks[rid],
+                        label_set.pk,
+                        rid,
+                        rec.prompt,
+                        rec.response_a,
+                        rec.response_b,
+                        slices[rid][2],
+                        slices[rid][0],
+                        category,
+                        json.dumps(rec.metadata, ensure_ascii=False),
+                        bool(rec.metadata.get("harmful")),
+                        consensus_of.get(rid),
+                        len(humans.get(rid, ())),
+                    )
+                )
+        deltas: dict[TallyKey, list[float]] = defaultdict(lambda: [0, 0, 0.0, 0, 0.0])
+        with raw.copy(
+            f"COPY {q(AILabel._meta.db_table)} (label_set_id, comparison_id, judge, "
+            "principle_key, category, verdict_ab, verdict_ba, p_a_ab, p_a_ba, consistent, "
+            "preferred_slot, p_debiased, confidence, final, rule, reviewed, human_verdict) "
+            "FROM STDIN"
+        ) as copy:
+            for (rid, judge), rec in labels.items():
+                key, cat, _ = slices[rid]
+                d = _derived(label_set, rec)  # type: ignore[arg-type]
+                delta = deltas[(judge, key, cat, rec.verdict_ab, rec.verdict_ba)]
+                for i, v in enumerate(_contribution(rec.p_a_ab, rec.p_a_ba)):
+                    delta[i] += v
+                copy.write_row(
+                    (
+                        label_set.pk,
+                        pks[rid],
+                        judge,
+                        key,
+                        cat,
+                        rec.verdict_ab,
+                        rec.verdict_ba,
+                        rec.p_a_ab,
+                        rec.p_a_ba,
+                        d["consistent"],
+                        d["preferred_slot"],
+                        d["p_debiased"],
+                        d["confidence"],
+                        d["final"],
+                        d["rule"],
+                        rid in humans,
+                        consensus_of.get(rid),
+                    )
+                )
+        if humans:
+            now = timezone.now()
+            with raw.copy(
+                f"COPY {q(HumanReview._meta.db_table)} (comparison_id, label_set_id, "
+                "reviewer_name, source, verdict, flag_harmful, flag_principle_misapplied, "
+                "flag_ai_wrong, note, created_at) FROM STDIN"
+            ) as copy:
+                for rid, verdicts in humans.items():
+                    for reviewer, verdict in verdicts.items():
+                        copy.write_row(
+                            (
+                                pks[rid],
+                                label_set.pk,
+                                reviewer,
+                                HumanReview.Source.IMPORT,
+                                verdict,
+                                False,
+                                False,
+                                False,
+                                "",
+                                now,
+                            )
+                        )
+    LabelSet.objects.filter(pk=label_set.pk).update(
+        comparison_count=F("comparison_count") + len(by_id)
+    )
+    _tallies_apply(label_set, deltas)
 
 
 def principles_of(version: ConstitutionVersion | None) -> dict[str, Principle]:
