@@ -44,3 +44,15 @@ def download_export(client, team, label_set, fmt: str) -> tuple[bytes, object]:
     response = client.get(url)
     assert response.status_code == 200
     return b"".join(response.streaming_content), response
+
+
+def post_and_run(client, url: str, data: dict):
+    """Post an upload form; when it queued a job, run it and answer the job's page with
+    the job as ``.job`` (a refused form's response is returned as it is)."""
+    posted = client.post(url, data)
+    if posted.status_code != 302:
+        return posted
+    job = run_job(posted)
+    page = client.get(posted["Location"])
+    page.job = job
+    return page

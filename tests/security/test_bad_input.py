@@ -53,10 +53,14 @@ def test_prompt_set_numbers_out_of_range_are_refused(team, author, client_for, f
 
 
 def test_a_deeply_nested_prompt_file_is_refused_naming_the_problem(team, author, client_for):
+    from tests.labelling.jobs import run_job
+
     body = ('{"prompt": ' + DEEP + "}\n").encode()
-    response = _upload(client_for(author), team, file=SimpleUploadedFile("deep.jsonl", body))
-    assert response.status_code in (400, 422)
-    assert "nested more than" in response.content.decode()
+    client = client_for(author)
+    response = _upload(client, team, file=SimpleUploadedFile("deep.jsonl", body))
+    # The upload is stored and a worker parses it: the problem is on the job's page.
+    assert run_job(response).status == "failed"
+    assert "nested more than" in client.get(response["Location"]).content.decode()
     assert not PromptSet.objects.exists()
 
 

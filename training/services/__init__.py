@@ -4,7 +4,12 @@ here so callers write ``from training.services import run_start``."""
 
 from ..errors import PromptSetError, TrainingError
 from .models import model_register, trained_model_register
-from .prompt_sets import promptset_import, run_prompt_queryset
+from .prompt_sets import (
+    promptset_import,
+    promptset_import_run,
+    promptset_import_start,
+    run_prompt_queryset,
+)
 from .runs import (
     DEFAULT_SHARD_SIZE,
     MAX_SHARD_SIZE,
@@ -22,6 +27,8 @@ __all__ = [
     "enqueue_shards",
     "model_register",
     "promptset_import",
+    "promptset_import_run",
+    "promptset_import_start",
     "run_cancel",
     "run_prompt_queryset",
     "run_resume",

@@ -7,67 +7,70 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from cai_web.models import Capability
 from cai_web.permissions import require_membership
 from cai_web.web import form_error, team_for
+from labelling import uploads
+from labelling.models import FileJob
 
 from .. import selectors, services
 from ..forms import ModelRegisterForm, PromptSetUploadForm
 from ..models import Prompt, PromptSet
 
-MAX_UPLOAD_BYTES = 20_000_000
-
-
 # --- prompt sets --------------------------------------------------------------------------
 
 
+@csrf_exempt  # the upload handler must be set before CSRF reads the body; checked below
 @require_http_methods(["GET", "POST"])
 def promptset_list(request: HttpRequest, slug: str) -> HttpResponse:
+    """The upload goes straight to disk (``labelling.uploads``) and a worker imports it;
+    the browser is sent to the job's page (progress, then every problem or the set)."""
     team, membership = team_for(request, slug)
-    form = PromptSetUploadForm()
-    problems: list[str] = []
-    status = 200
     if request.method == "POST":
         require_membership(request.user, team, Capability.LAUNCH_RUNS)
+        uploads.stored_uploads(request)
+    return _promptset_list(request, team, membership)
+
+
+@csrf_protect
+def _promptset_list(request: HttpRequest, team, membership) -> HttpResponse:
+    form = PromptSetUploadForm()
+    status = 200
+    if request.method == "POST":
         form = PromptSetUploadForm(request.POST, request.FILES)
         if form.is_valid():
             upload = form.cleaned_data["file"]
-            if upload.size > MAX_UPLOAD_BYTES:
-                problems = [f"the file is {upload.size:,} bytes; the limit is {MAX_UPLOAD_BYTES:,}"]
+            try:
+                job = services.promptset_import_start(
+                    team=team,
+                    user=request.user,
+                    name=form.cleaned_data["name"],
+                    upload_path=str(upload.stored_path),
+                    upload_name=upload.name,
+                    upload_size=upload.size,
+                    held_out_fraction=form.cleaned_data["held_out_fraction"],
+                    split_seed=form.cleaned_data["split_seed"],
+                )
+            except services.TrainingError as exc:
+                form_error(form, exc)
             else:
-                try:
-                    prompt_set = services.promptset_import(
-                        team=team,
-                        user=request.user,
-                        name=form.cleaned_data["name"],
-                        data=upload.read(),
-                        filename=upload.name,
-                        held_out_fraction=form.cleaned_data["held_out_fraction"],
-                        split_seed=form.cleaned_data["split_seed"],
-                    )
-                except services.PromptSetError as exc:
-                    problems = exc.problems
-                except services.TrainingError as exc:
-                    form_error(form, exc)
-                else:
-                    dupes = prompt_set.duplicates_removed
-                    messages.success(
-                        request,
-                        f"Imported {prompt_set.count:,} prompts"
-                        + (f" ({dupes:,} duplicates removed)" if dupes else "")
-                        + ".",
-                    )
-                    return redirect("promptset_detail", slug=team.slug, pk=prompt_set.pk)
+                upload.close()
+                return redirect("filejob_detail", slug=team.slug, pk=job.pk)
+        uploads.discard_uploads(request)
         status = 400
     context = {
         "team": team,
         "membership": membership,
         "prompt_sets": selectors.prompt_set_list(team=team),
         "form": form,
-        "problems": problems,
+        "problems": [],
         "can_upload": membership.can(Capability.LAUNCH_RUNS),
+        "imports": FileJob.objects.filter(
+            team=team, kind=FileJob.Kind.PROMPT_IMPORT, status__in=FileJob.ACTIVE
+        )[:10],
     }
     return render(request, "training/promptsets.html", context, status=status)
 
