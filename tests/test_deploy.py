@@ -49,7 +49,7 @@ def test_compose_worker_command_is_the_one_the_worker_test_runs():
     # tests/training's end-to-end worker tests start `celery -A cai_web.celery worker -Q ...`.
     for name in ("worker", "gpu-worker"):
         command = compose()["services"][name]["command"]
-        assert command[:4] == ["celery", "-A", "cai_web", "worker"]
+        assert command[:4] == ["celery", "-A", "cai_web.celery", "worker"]
 
 
 def readme_production_settings() -> dict[str, str]:
