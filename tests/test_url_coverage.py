@@ -231,9 +231,11 @@ MATRIX: list[Case] = [
              label=f"run_export {fmt}")
         for fmt in ("trl.jsonl", "provenance.json")
     ],
-    # The world's run has no examples: "Nothing to export", back to the run page.
+    # The zip is built by a worker: GET shows the button, POST starts the job.
     Case("run_export", "get", lambda w: reverse("run_export", args=[w["slug"], w["run"].pk,
-         "datasets.zip"]), READ_REDIRECT, label="run_export datasets.zip"),
+         "datasets.zip"]), READ, label="run_export datasets.zip"),
+    Case("run_export", "post", lambda w: reverse("run_export", args=[w["slug"], w["run"].pk,
+         "datasets.zip"]), READ_REDIRECT, label="run_export datasets.zip started"),
     Case("lineage", "get", _team("lineage", "published"), READ),
     Case("promptset_list", "get", _team("promptset_list"), READ),
     Case("promptset_list", "post", _team("promptset_list"), WRITE, _prompt_upload),

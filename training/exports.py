@@ -155,3 +155,73 @@ def hf_dataset_zip(run: Run) -> Path:
                     zf.write(file, file.relative_to(folder.parent))
         shutil.move(staging, target)
     return target
+
+
+EXPORT_FORMATS = {"datasets.zip": "Hugging Face datasets folder (zip)", "trl.jsonl": "trl JSONL"}
+
+
+def dataset_export_start(*, run: Run, user: Any, fmt: str) -> Any:
+    """Queue a worker to build the run's ``datasets`` zip or trl JSONL (a file job)."""
+    from labelling.models import FileJob
+    from labelling.services.filejobs import filejob_create
+
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}")
+    job = filejob_create(
+        team=run.team,
+        user=user,
+        kind=FileJob.Kind.DATASET_EXPORT,
+        params={"run": run.pk, "format": fmt},
+    )
+    job.result_id = run.pk
+    job.save(update_fields=["result_id"])
+    from training.tasks import dataset_export_file
+
+    dataset_export_file.delay_on_commit(job.pk)
+    return job
+
+
+def dataset_export_run(job_id: int) -> Any:
+    """The worker's side: build the file under ARTIFACTS_DIR and record it on the job."""
+    from labelling.models import FileJob
+    from labelling.services.filejobs import JobProgress, filejob_claim, filejob_end
+
+    job = filejob_claim(job_id)
+    if job is None:
+        return None
+    progress = JobProgress(job)
+    run = Run.objects.get(pk=job.params["run"], team=job.team)
+    try:
+        progress.update(stage="building", done=0, total=run.examples_total or 0)
+        if job.params["format"] == "datasets.zip":
+            path = hf_dataset_zip(run)
+        else:
+            path = (
+                Path(settings.ARTIFACTS_DIR)
+                / "exports"
+                / str(job.pk)
+                / f"run-{run.pk}-sl-cai.jsonl"
+            )
+            path.parent.mkdir(parents=True, exist_ok=True)
+            part = path.with_suffix(".part")
+            count = write_trl_jsonl(run, part)
+            part.replace(path)
+            job.total = count
+        filejob_end(
+            job, status=FileJob.Status.DONE, artifact_path=str(path), artifact_name=path.name
+        )
+    except ImportError:
+        filejob_end(
+            job,
+            status=FileJob.Status.FAILED,
+            error="The datasets package is not installed on the worker.",
+        )
+    except ValueError as exc:  # nothing finished to export yet
+        filejob_end(job, status=FileJob.Status.FAILED, error=f"Nothing to export: {exc}.")
+    except Exception as exc:
+        filejob_end(job, status=FileJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        progress.close()
+    job.refresh_from_db()
+    return job

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.factories import published_demo_version
-from tests.labelling.jobs import post_and_run
+from tests.labelling.jobs import post_and_run, run_job
 from tests.training import run_fixtures
 from tests.training.run_fixtures import PROMPTS, cr_start, small_config
 from training import services, shards
@@ -343,9 +343,12 @@ def test_the_datasets_export_is_a_zipped_save_to_disk_folder(
 ) -> None:
     settings.ARTIFACTS_DIR = tmp_path
     run = setup["run"]
-    response = client_for(viewer).get(
-        reverse("run_export", args=[team.slug, run.pk, "datasets.zip"])
-    )
+    client = client_for(viewer)
+    url = reverse("run_export", args=[team.slug, run.pk, "datasets.zip"])
+    assert "Build the file" in client.get(url).content.decode()  # the request builds nothing
+    job = run_job(client.post(url))
+    assert job.status == "done", job.error
+    response = client.get(reverse("filejob_download", args=[team.slug, job.pk]))
     assert response.status_code == 200
     archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
     folder = tmp_path / "unzipped"

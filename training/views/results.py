@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import tempfile
 
-from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.views.decorators.http import require_http_methods
 
 from cai_web.web import render_partial
 
@@ -102,7 +102,10 @@ def run_stats(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     return TemplateResponse(request, "training/run_stats.html", context)
 
 
+@require_http_methods(["GET", "POST"])
 def run_export(request: HttpRequest, slug: str, pk: int, fmt: str) -> HttpResponse:
+    """provenance.json and the trl JSONL at once; the datasets zip: GET shows a button,
+    POST starts the worker that builds it (progress and download on the job page)."""
 
     team, _, run = run_for(request, slug, pk)
     if fmt == "provenance.json":
@@ -110,7 +113,7 @@ def run_export(request: HttpRequest, slug: str, pk: int, fmt: str) -> HttpRespon
         response = HttpResponse(body, content_type="application/json")
         response["Content-Disposition"] = f'attachment; filename="run-{run.pk}-provenance.json"'
         return response
-    if fmt == "trl.jsonl":
+    if fmt == "trl.jsonl":  # one line per example, written as it is read: small enough
         handle = tempfile.TemporaryFile(mode="w+b")
         for record in exports.sl_cai_records(run):
             handle.write((json.dumps(record, ensure_ascii=False) + "\n").encode())
@@ -121,16 +124,24 @@ def run_export(request: HttpRequest, slug: str, pk: int, fmt: str) -> HttpRespon
             filename=f"run-{run.pk}-sl-cai.jsonl",
             content_type="application/jsonl",
         )
-    if fmt == "datasets.zip":
-        try:
-            path = exports.hf_dataset_zip(run)
-        except ImportError:
-            messages.error(request, "The datasets package is not installed on the web server.")
-            return redirect("run_detail", slug=team.slug, pk=run.pk)
-        except ValueError as exc:  # nothing finished to export yet
-            messages.error(request, f"Nothing to export: {exc}.")
-            return redirect("run_detail", slug=team.slug, pk=run.pk)
-        return FileResponse(
-            open(path, "rb"), as_attachment=True, filename=path.name, content_type="application/zip"
+    if fmt in exports.EXPORT_FORMATS:
+        # Big files are built by a worker (a file job), never inside the request.
+        if request.method == "POST":
+            job = exports.dataset_export_start(run=run, user=request.user, fmt=fmt)
+            return redirect("filejob_detail", slug=team.slug, pk=job.pk)
+        from labelling.models import FileJob
+
+        return TemplateResponse(
+            request,
+            "training/run_export.html",
+            {
+                "team": team,
+                "run": run,
+                "fmt": fmt,
+                "label": exports.EXPORT_FORMATS[fmt],
+                "jobs": FileJob.objects.filter(
+                    team=team, kind=FileJob.Kind.DATASET_EXPORT, result_id=run.pk
+                )[:10],
+            },
         )
     raise Http404("Unknown export format.")
