@@ -110,6 +110,16 @@ def _allowed_hosts() -> set[str]:
 
 def check_server_url(url: str) -> str:
     """The base URL if a worker may call it; TrainingError naming ``base_url`` otherwise."""
+    return resolve_server(url)[0]
+
+
+def resolve_server(url: str) -> tuple[str, str]:
+    """(base URL, the address to connect to) if a worker may call the server.
+
+    The address is what the check accepted; the worker connects to exactly it (the
+    backend's ``connect_ip``), so a name that answers differently a moment later (DNS
+    rebinding) cannot redirect the request to an internal host.
+    """
     text = (url or "").strip()
     try:
         parts = urlsplit(text)
@@ -127,14 +137,14 @@ def check_server_url(url: str) -> str:
     host = parts.hostname.lower()
     port = port or (443 if parts.scheme == "https" else 80)
     listed = _allowed_hosts()
-    if host in listed or f"{host}:{port}" in listed:
-        return text.rstrip("/")
     try:
         addresses = {
             str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         }
     except (socket.gaierror, UnicodeError):
         raise TrainingError(f"{host} cannot be resolved.", field="base_url") from None
+    if host in listed or f"{host}:{port}" in listed:
+        return text.rstrip("/"), sorted(addresses)[0]
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
         if not ip.is_global or ip.is_multicast:
@@ -143,21 +153,25 @@ def check_server_url(url: str) -> str:
                 "hosts (CAI_ALLOWED_MODEL_HOSTS); ask an administrator to add it.",
                 field="base_url",
             )
-    return text.rstrip("/")
+    return text.rstrip("/"), sorted(addresses)[0]
 
 
-def check_entry(entry: ModelEntry) -> None:
-    """Before a worker loads ``entry``: its location must still be one its team may use."""
+def check_entry(entry: ModelEntry) -> dict[str, Any]:
+    """Before a worker loads ``entry``: its location must still be one its team may use.
+
+    Returns options the worker sets on the model's spec: for a server, the address the
+    check accepted (``connect_ip``), which the backend connects to for every request.
+    """
     from .models import Backend
 
     try:
         if entry.backend == Backend.OPENAI:
-            check_server_url(entry.base_url)
-            return
+            return {"connect_ip": resolve_server(entry.base_url)[1]}
         location = f"{entry.path}/{entry.gguf_file}" if entry.gguf_file else entry.path
         if entry.gguf_file:
             check_gguf_name(entry.gguf_file)
         resolve_local(entry.team, location, source_run=_source(entry))
+        return {}
     except TrainingError as exc:
         raise ModelNotAllowed(f"model {entry.name!r} may not be loaded: {exc}") from None
 
@@ -173,5 +187,6 @@ __all__ = [
     "check_server_url",
     "model_roots",
     "resolve_local",
+    "resolve_server",
     "team_area",
 ]

@@ -14,6 +14,7 @@ under redelivery. Counting shard rows in the database has none of those failure 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
@@ -292,9 +293,14 @@ class ShardContext:
         Each entry is checked again before it loads (``model_access.check_entry``): a
         row that points where its team may not go fails the shard with the reason.
         """
+        specs = []
         for entry in entries:
-            check_entry(entry)
-        out = backends_for(*(e.to_spec() for e in entries))
+            spec = entry.to_spec()
+            pinned = check_entry(entry)  # what the check accepted is what is used
+            if pinned:
+                spec = dataclasses.replace(spec, options={**spec.options, **pinned})
+            specs.append(spec)
+        out = backends_for(*specs)
         self.beat()
         return out
 

@@ -161,3 +161,68 @@ def test_the_registry_form_shows_the_refusal_on_the_field(team, author, client_f
     )
     assert response.status_code == 400
     assert "No model this team can use" in response.content.decode()
+
+
+def test_the_backend_connects_to_the_address_the_check_accepted() -> None:
+    """``connect_ip`` pins the connection: the URL's name does not even resolve, yet the
+    request reaches the pinned address with the name in its Host header."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from training.engine.backends.openai_backend import OpenAIBackend
+    from training.engine.types import ModelSpec
+
+    hosts: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            hosts.append(self.headers["Host"])
+            body = json.dumps({"data": [{"id": "m"}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        spec = ModelSpec(
+            name="m",
+            backend="openai",
+            base_url=f"http://pinned-model.invalid:{port}/v1",
+            options={"connect_ip": "127.0.0.1", "max_retries": 0},
+        )
+        backend = OpenAIBackend(spec)
+        backend.close()
+    finally:
+        server.shutdown()
+    assert hosts == [f"pinned-model.invalid:{port}"]
+
+
+def test_a_user_cannot_set_the_pinned_address_by_hand(team, author, settings) -> None:
+    settings.ALLOWED_MODEL_HOSTS = ["127.0.0.1:8001"]
+    with pytest.raises(services.TrainingError, match="connect_ip") as caught:
+        services.model_register(
+            team=team,
+            user=author,
+            name="srv",
+            backend="openai",
+            base_url="http://127.0.0.1:8001/v1",
+            options={"connect_ip": "10.0.0.1"},
+        )
+    assert caught.value.field == "options"
+    entry = ModelEntry.objects.create(
+        team=team,
+        name="srv",
+        backend="openai",
+        base_url="http://127.0.0.1:8001/v1",
+        options={"connect_ip": "10.0.0.1"},
+    )
+    # The worker's own check replaces whatever the row says.
+    assert check_entry(entry) == {"connect_ip": "127.0.0.1"}

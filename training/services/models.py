@@ -70,6 +70,11 @@ def model_register(
         raise TrainingError(
             "The context length must be a positive integer.", field="context_length"
         )
+    if isinstance(options, dict) and "connect_ip" in options:
+        raise TrainingError(
+            "connect_ip is set by the worker (the address it checked), not by hand.",
+            field="options",
+        )
     if options is not None and not isinstance(options, dict):
         raise TrainingError("Options must be a JSON object.", field="options")
     if backend == Backend.OPENAI:

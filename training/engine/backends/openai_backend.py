@@ -70,6 +70,8 @@ class OpenAIBackend:
         self.max_retries = int(options.get("max_retries", 3))
         self.backoff = float(options.get("backoff", 0.5))
         self.top_logprobs = int(options.get("top_logprobs", 20))
+        # Set by the worker, not by users: the address its check accepted for the host.
+        self.connect_ip = str(options["connect_ip"]) if options.get("connect_ip") else None
         if self.concurrency < 1 or self.max_retries < 0 or self.timeout <= 0:
             raise BackendError(f"bad options for {spec.name!r}: {options!r}")
         self.root_url, self.api_url = _split_base_url(spec.base_url)
@@ -100,7 +102,7 @@ class OpenAIBackend:
         while True:
             response: httpx.Response | None = None
             try:
-                response = self._client.request(method, url, json=body)
+                response = self._send(method, url, body)
             except httpx.TransportError as error:
                 if attempt >= self.max_retries:
                     raise BackendError(
@@ -116,6 +118,21 @@ class OpenAIBackend:
                     )
             time.sleep(self._delay(attempt, response))
             attempt += 1
+
+    def _send(self, method: str, url: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        """One HTTP request; with ``connect_ip`` it goes to exactly that address (the Host
+        header and, for https, the TLS server name stay the URL's own)."""
+        if not self.connect_ip:
+            return self._client.request(method, url, json=body)
+        target = httpx.URL(url)
+        extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+        return self._client.request(
+            method,
+            target.copy_with(host=self.connect_ip),
+            json=body,
+            headers={"Host": target.netloc.decode("ascii")},
+            extensions=extensions,
+        )
 
     def _delay(self, attempt: int, response: httpx.Response | None) -> float:
         delay = self.backoff * (2**attempt)
@@ -239,7 +256,7 @@ class OpenAIBackend:
         paths = [self._tokenize_path] if self._tokenize_path else list(_TOKENIZE_PATHS)
         for path in paths:
             try:
-                response = self._client.post(self.root_url + path, json=body)
+                response = self._send("POST", self.root_url + path, body)
             except httpx.TransportError as error:
                 raise BackendError(f"POST {path} failed: {error!r}") from error
             if response.status_code in (404, 405):
