@@ -1,4 +1,7 @@
-"""Celery tasks of the labelling app: big imports and exports on the ``default`` queue.
+"""Celery tasks of file jobs (``labelling.models.FileJob``): big imports and exports on
+the ``default`` queue, label sets and also prompt sets and run datasets, because the job
+model lives here (training may import labelling, never the other way round, so these
+tasks cannot sit in ``training/tasks.py``: ``training.services`` imports that module).
 
 Thin: they take a job's primary key and call the service. A job claims its row first
 (queued → running), so a redelivered task does nothing; an import is one transaction,
@@ -23,4 +26,22 @@ def labelset_export_file(job_id: int) -> str | None:
     from labelling.services.exports import labelset_export_run
 
     job = labelset_export_run(job_id)
+    return job.status if job else None
+
+
+@app.task(name="labelling.promptset_import_file", queue="default", acks_late=True, max_retries=0)
+def promptset_import_file(job_id: int) -> str | None:
+    """Parse and store a prompt file the upload stored on disk."""
+    from training.services.prompt_sets import promptset_import_run
+
+    job = promptset_import_run(job_id)
+    return job.status if job else None
+
+
+@app.task(name="labelling.dataset_export_file", queue="default", acks_late=True, max_retries=0)
+def dataset_export_file(job_id: int) -> str | None:
+    """Build a run's Hugging Face ``datasets`` zip as a file."""
+    from training.exports import dataset_export_run
+
+    job = dataset_export_run(job_id)
     return job.status if job else None

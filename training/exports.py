@@ -163,7 +163,7 @@ EXPORT_FORMATS = {"datasets.zip": "Hugging Face datasets folder (zip)", "trl.jso
 def dataset_export_start(*, run: Run, user: Any, fmt: str) -> Any:
     """Queue a worker to build the run's ``datasets`` zip or trl JSONL (a file job)."""
     from labelling.models import FileJob
-    from labelling.services.filejobs import filejob_create
+    from labelling.services.filejobs import filejob_create, filejob_enqueue
 
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r}")
@@ -175,9 +175,7 @@ def dataset_export_start(*, run: Run, user: Any, fmt: str) -> Any:
     )
     job.result_id = run.pk
     job.save(update_fields=["result_id"])
-    from training.tasks import dataset_export_file
-
-    dataset_export_file.delay_on_commit(job.pk)
+    filejob_enqueue(job, "labelling.dataset_export_file")
     return job
 
 

@@ -52,20 +52,3 @@ def reap_stale_runs(stale_seconds: int | None = None) -> list[int]:
         logger.warning("re-queued stale shards %s", requeued)
     return requeued
 
-
-@app.task(name="training.promptset_import_file", queue="default", acks_late=True, max_retries=0)
-def promptset_import_file(job_id: int) -> str | None:
-    """Parse and store a prompt file the upload stored on disk (a file job)."""
-    from training.services.prompt_sets import promptset_import_run
-
-    job = promptset_import_run(job_id)
-    return job.status if job else None
-
-
-@app.task(name="training.dataset_export_file", queue="default", acks_late=True, max_retries=0)
-def dataset_export_file(job_id: int) -> str | None:
-    """Build a run's Hugging Face ``datasets`` zip as a file (a file job)."""
-    from training.exports import dataset_export_run
-
-    job = dataset_export_run(job_id)
-    return job.status if job else None

@@ -12,7 +12,14 @@ from django.conf import settings
 from .. import formats
 from ..models import FileJob, LabelSet
 from .common import LabellingError
-from .filejobs import JobCancelled, JobProgress, filejob_claim, filejob_create, filejob_end
+from .filejobs import (
+    JobCancelled,
+    JobProgress,
+    filejob_claim,
+    filejob_create,
+    filejob_end,
+    filejob_enqueue,
+)
 
 EXPORT_FORMATS = ("jsonl", "csv")
 EXPORT_CHUNK = 2000
@@ -35,9 +42,7 @@ def labelset_export_start(*, label_set: LabelSet, user: Any, fmt: str) -> FileJo
     )
     job.result_id = label_set.pk
     job.save(update_fields=["result_id"])
-    from labelling.tasks import labelset_export_file
-
-    labelset_export_file.delay_on_commit(job.pk)
+    filejob_enqueue(job, "labelling.labelset_export_file")
     return job
 
 

@@ -43,6 +43,19 @@ def filejob_create(
     )
 
 
+def filejob_enqueue(job: FileJob, task_name: str) -> None:
+    """Send the job's task (by name, on ``default``) once the job row is committed.
+
+    By name, so the services never import the task modules that import them."""
+
+    def send() -> None:
+        from cai_web.celery import app
+
+        app.send_task(task_name, args=[job.pk], queue="default")
+
+    transaction.on_commit(send)
+
+
 def filejob_claim(job_id: int) -> FileJob | None:
     """Mark a queued job running; None when another worker has it or it is over."""
     if not FileJob.objects.filter(pk=job_id, status=FileJob.Status.QUEUED).update(

@@ -21,6 +21,7 @@ from .filejobs import (
     filejob_claim,
     filejob_create,
     filejob_end,
+    filejob_enqueue,
     filejob_release,
 )
 from .labelsets import labelset_create, labelset_store_records, principles_of
@@ -83,9 +84,7 @@ def labelset_import_start(
         upload_path=upload_path,
         upload_name=upload_name,
     )
-    from labelling.tasks import labelset_import_file
-
-    labelset_import_file.delay_on_commit(job.pk)
+    filejob_enqueue(job, "labelling.labelset_import_file")
     return job
 
 

@@ -117,7 +117,7 @@ def promptset_import_start(
 ) -> Any:
     """Check the form's values and queue the import of a stored upload (a file job)."""
     from labelling.models import FileJob
-    from labelling.services.filejobs import filejob_create
+    from labelling.services.filejobs import filejob_create, filejob_enqueue
 
     name = (name or "").strip()
     if not name:
@@ -144,9 +144,7 @@ def promptset_import_start(
         upload_path=upload_path,
         upload_name=upload_name,
     )
-    from training.tasks import promptset_import_file
-
-    promptset_import_file.delay_on_commit(job.pk)
+    filejob_enqueue(job, "labelling.promptset_import_file")
     return job
 
 
