@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from constitutions.models import ConstitutionVersion, Principle
 from tests.conftest import PASSWORD
@@ -75,8 +76,10 @@ def test_an_author_writes_publishes_and_revises_a_constitution(
     weight = page.get_by_label("Weight of principle no-doxxing")
     weight.fill("3")
     weight.dispatch_event("change")
-    page.wait_for_function(
-        "document.querySelector(\"#probability-table tr[data-key='no-doxxing'] td.num\").innerText === '37.5%'"
+    # A locator's expectation polls without eval (the site's CSP forbids what
+    # wait_for_function needs).
+    expect(page.locator("#probability-table tr[data-key='no-doxxing'] td.num")).to_have_text(
+        "37.5%"
     )
     assert _probability(page, "no-tracking") == "12.5%"
     chart_after = page.locator("#probability-chart g[data-key='no-doxxing'] rect").get_attribute(
