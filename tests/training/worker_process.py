@@ -59,6 +59,8 @@ class Worker:
             **os.environ,
             "DATABASE_URL": database_url(),
             "CAI_VAR_DIR": str(settings.VAR_DIR),
+            # Web and workers share one artifacts folder (a test may point it elsewhere).
+            "CAI_ARTIFACTS_DIR": str(settings.ARTIFACTS_DIR),
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
             "DJANGO_SETTINGS_MODULE": "cai_web.settings",
             "PYTHONUNBUFFERED": "1",
@@ -124,6 +126,8 @@ class Beat:
             **os.environ,
             "DATABASE_URL": database_url(),
             "CAI_VAR_DIR": str(settings.VAR_DIR),
+            # Web and workers share one artifacts folder (a test may point it elsewhere).
+            "CAI_ARTIFACTS_DIR": str(settings.ARTIFACTS_DIR),
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
             "DJANGO_SETTINGS_MODULE": "cai_web.settings",
             "PYTHONUNBUFFERED": "1",
