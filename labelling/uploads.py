@@ -65,7 +65,7 @@ class StoredUploadHandler(FileUploadHandler):
         if self.size > self.limit:
             self.path.write_bytes(b"")  # nothing past the limit is kept
         return StoredUploadedFile(
-            self.path, self.file_name, self.content_type, self.size, self.charset
+            self.path, self.file_name or "upload", self.content_type or "", self.size, self.charset
         )
 
     def upload_interrupted(self) -> None:
