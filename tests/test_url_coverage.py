@@ -61,8 +61,11 @@ def _filejob_url(w, name: str, *, done: bool = False) -> str:
     from labelling.models import FileJob
 
     job = FileJob.objects.create(
-        team=w["team"], created_by=w["author"], kind=FileJob.Kind.LABEL_EXPORT,
-        params={"label_set": w["label_set"].pk, "format": "csv"}, result_id=w["label_set"].pk,
+        team=w["team"],
+        created_by=w["author"],
+        kind=FileJob.Kind.LABEL_EXPORT,
+        params={"label_set": w["label_set"].pk, "format": "csv"},
+        result_id=w["label_set"].pk,
     )
     if done:
         path = Path(settings.ARTIFACTS_DIR) / "exports" / str(job.pk) / "labels.csv"
@@ -202,8 +205,8 @@ MATRIX: list[Case] = [
     # --- training -----------------------------------------------------------------
     Case("run_list", "get", _team("run_list"), READ),
     Case("run_compare", "get",
-         lambda w: reverse("run_compare", args=[w["slug"]]) + "?run=%d&run=%d" % (
-             w["runs"]["sft"].pk, w["runs"]["dpo"].pk), READ),
+         lambda w: reverse("run_compare", args=[w["slug"]])
+         + f"?run={w['runs']['sft'].pk}&run={w['runs']['dpo'].pk}", READ),
     *[
         Case("run_detail", "get",
              lambda w, k=kind: reverse("run_detail", args=[w["slug"], w["runs"][k].pk]), READ,
@@ -319,9 +322,7 @@ def url_names(patterns=None) -> set[str]:
         if isinstance(p, URLResolver):
             # The admin's and the API's many names count as one each (the API's own
             # matrix, tests/api/test_permissions.py, tries every operation).
-            names |= (
-                {p.namespace} if p.namespace in ("admin", "api") else url_names(p.url_patterns)
-            )
+            names |= {p.namespace} if p.namespace in ("admin", "api") else url_names(p.url_patterns)
         elif isinstance(p, URLPattern):
             assert p.name, f"the URL {p.pattern} has no name, so the matrix cannot name it"
             names.add(p.name)

@@ -51,4 +51,3 @@ def reap_stale_runs(stale_seconds: int | None = None) -> list[int]:
     if requeued:
         logger.warning("re-queued stale shards %s", requeued)
     return requeued
-
