@@ -357,3 +357,11 @@ class FileJob(models.Model):
     @property
     def percent(self) -> int:
         return int(100 * self.done / self.total) if self.total else 0
+
+    @property
+    def result_link_text(self) -> str:
+        """What the job page's link to the job's result says (one place, per kind)."""
+        return {
+            self.Kind.LABEL_IMPORT: "Open the label set",
+            self.Kind.PROMPT_IMPORT: "Open the prompt set",
+        }.get(self.kind, "Back to what was exported")
