@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from constitutions.models import ConstitutionVersion
 from training.errors import TrainingError
 from training.models import PromptSelection, PromptSet
 from training.services.prompt_sets import run_prompt_queryset
+
+T = TypeVar("T")
 
 
 def require_drawable(version: ConstitutionVersion) -> None:
@@ -33,8 +35,18 @@ def require_prompts(prompt_set: PromptSet, selection: str) -> int:
     return n
 
 
+def parse_options(config_class: type[T], options: dict[str, Any]) -> T:
+    """A kind's config from its launch options (strict), refused naming ``config``."""
+    from training.engine.config import config_from_dict
+
+    try:
+        return config_from_dict(config_class, options)
+    except ValueError as exc:
+        raise TrainingError(f"Invalid options: {exc}", field="config") from None
+
+
 def user_or_none(user: Any) -> Any:
     return user if getattr(user, "is_authenticated", False) else None
 
 
-__all__ = ["require_drawable", "require_prompts", "user_or_none"]
+__all__ = ["parse_options", "require_drawable", "require_prompts", "user_or_none"]

@@ -27,7 +27,7 @@ from training.errors import TrainingError
 from training.forms import LaunchForm
 from training.inputs import PROMPT_SELECTION, PROMPT_SET, VERSION, model_rule
 from training.kinds.base import KindSpec, ShardPlan, need, split_evenly
-from training.kinds.checks import require_drawable, require_prompts
+from training.kinds.checks import parse_options, require_drawable, require_prompts
 from training.models import Example, ExampleRound, Run
 from training.services.prompt_sets import run_prompt_queryset
 from training.shards import ShardContext
@@ -103,10 +103,7 @@ class LaunchCritiqueRevision(LaunchForm):
 
 
 def _config(options: dict[str, Any]) -> CritiqueRevisionConfig:
-    try:
-        return CritiqueRevisionConfig.from_dict(options)
-    except ValueError as exc:
-        raise TrainingError(str(exc), field="config") from None
+    return parse_options(CritiqueRevisionConfig, options)
 
 
 def check(team: Any, inputs: dict[str, Any], options: dict[str, Any], user: Any) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from django import forms
 from django.db import transaction
 
 from training.engine.run_configs import EvaluationRunConfig
-from training.errors import TrainingError
 from training.forms import LaunchForm
 from training.inputs import (
     VERSION,
@@ -18,6 +17,7 @@ from training.inputs import (
     model_rule,
 )
 from training.kinds.base import KindSpec, ShardPlan, split_evenly
+from training.kinds.checks import parse_options
 from training.models import PromptSelection, PromptSet, Run
 from training.services.prompt_sets import run_prompt_queryset
 from training.shards import ShardContext
@@ -58,10 +58,7 @@ class LaunchEvaluation(LaunchForm):
 
 
 def build_config(options: dict[str, Any], run: Run, inputs: dict[str, Any]) -> EvaluationRunConfig:
-    try:
-        return EvaluationRunConfig.from_dict(options)
-    except ValueError as exc:
-        raise TrainingError(f"Invalid options: {exc}", field="config") from None
+    return parse_options(EvaluationRunConfig, options)
 
 
 def check(team: Any, inputs: dict[str, Any], options: dict[str, Any], user: Any) -> dict[str, Any]:

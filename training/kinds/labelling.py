@@ -15,7 +15,7 @@ from training.errors import TrainingError
 from training.forms import LaunchForm
 from training.inputs import PROMPT_SELECTION, PROMPT_SET, VERSION, model_rule
 from training.kinds.base import KindSpec, ShardPlan, split_evenly
-from training.kinds.checks import require_drawable, require_prompts, user_or_none
+from training.kinds.checks import parse_options, require_drawable, require_prompts, user_or_none
 from training.models import Run
 from training.services.prompt_sets import run_prompt_queryset
 from training.shards import ShardContext
@@ -54,10 +54,7 @@ class LaunchLabelling(LaunchForm):
 
 
 def _config(options: dict[str, Any]) -> LabellingRunConfig:
-    try:
-        return LabellingRunConfig.from_dict(options)
-    except ValueError as exc:
-        raise TrainingError(f"Invalid options: {exc}", field="config") from None
+    return parse_options(LabellingRunConfig, options)
 
 
 def check(team: Any, inputs: dict[str, Any], options: dict[str, Any], user: Any) -> dict[str, Any]:
