@@ -361,7 +361,8 @@ class FileJob(models.Model):
     @property
     def result_link_text(self) -> str:
         """What the job page's link to the job's result says (one place, per kind)."""
-        return {
+        texts: dict[str, str] = {
             self.Kind.LABEL_IMPORT: "Open the label set",
             self.Kind.PROMPT_IMPORT: "Open the prompt set",
-        }.get(self.kind, "Back to what was exported")
+        }
+        return texts.get(str(self.kind), "Back to what was exported")
