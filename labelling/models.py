@@ -107,12 +107,26 @@ class Comparison(models.Model):
     category = models.CharField(max_length=120, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     flagged_harmful = models.BooleanField(default=False)
-    # The human consensus (strict majority of all human reviews), kept up to date by
-    # review_submit so AI-human agreement is one GROUP BY.
+    # Human judgments by source, kept up to date by the services (review_submit and the
+    # importers, through services.comparison_refresh_human) so each AI-human figure is
+    # one GROUP BY. Gold = the labels imported with the set (HumanReview.source
+    # "import"), audit = the reviews made in the app (source "app"); each is the
+    # strict majority of its own source, NULL when there is none or no majority.
+    # Gold never changes when people review in the app.
+    gold_verdict = models.CharField(  # noqa: DJ001 (NULL = no gold label)
+        max_length=8, choices=HumanVerdict.choices, null=True, blank=True
+    )
+    gold_count = models.PositiveIntegerField(default=0)
+    audit_verdict = models.CharField(  # noqa: DJ001 (NULL = no audit verdict)
+        max_length=8, choices=HumanVerdict.choices, null=True, blank=True
+    )
+    audit_count = models.PositiveIntegerField(default=0)
+    # The combined consensus: strict majority of every human verdict, gold and audit
+    # alike (one vote each). Shown only when a user asks for it; see docs/statistics.md.
     human_verdict = models.CharField(  # noqa: DJ001 (NULL = no verdict, as in stats)
         max_length=8, choices=HumanVerdict.choices, null=True, blank=True
     )
-    review_count = models.PositiveIntegerField(default=0)
+    review_count = models.PositiveIntegerField(default=0)  # gold_count + audit_count
 
     class Meta:
         ordering = ["pk"]
@@ -152,9 +166,16 @@ class AILabel(models.Model):
     confidence = models.FloatField(null=True, blank=True)  # max(p, 1 - p) of p_debiased
     final = models.CharField(max_length=3, choices=Verdict.choices)
     rule = models.CharField(max_length=10)
-    # Copies of the comparison's human consensus, kept by the services, so agreement
-    # and calibration read only the reviewed labels through a partial index.
+    # Copies of the comparison's human verdicts (gold, audit, combined), kept by the
+    # services, so agreement and calibration read only the reviewed labels through a
+    # partial index. reviewed = the comparison has any human label.
     reviewed = models.BooleanField(default=False)
+    gold_verdict = models.CharField(  # noqa: DJ001 (NULL = no gold label)
+        max_length=8, choices=HumanVerdict.choices, null=True, blank=True
+    )
+    audit_verdict = models.CharField(  # noqa: DJ001 (NULL = no audit verdict)
+        max_length=8, choices=HumanVerdict.choices, null=True, blank=True
+    )
     human_verdict = models.CharField(  # noqa: DJ001 (NULL = no human label)
         max_length=8, choices=HumanVerdict.choices, null=True, blank=True
     )
@@ -203,9 +224,16 @@ class AILabelTally(models.Model):
 
 
 class HumanReview(models.Model):
+    """One human judgment of a comparison. ``source`` says which kind it is:
+
+    ``import`` = a gold label that came with the data (expert annotation, the paper's
+    label); ``app`` = an audit review made on the review screen. The two are counted
+    apart (Comparison.gold_verdict / audit_verdict) and never outvote each other.
+    """
+
     class Source(models.TextChoices):
-        APP = "app", "Reviewed here"
-        IMPORT = "import", "Imported"
+        APP = "app", "Audit (reviewed here)"
+        IMPORT = "import", "Gold (imported)"
 
     comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="reviews")
     label_set = models.ForeignKey(LabelSet, on_delete=models.CASCADE, related_name="reviews")

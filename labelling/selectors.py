@@ -19,12 +19,14 @@ from django.db.models import (
     Case,
     Count,
     Exists,
+    F,
     IntegerField,
     Max,
     OuterRef,
     Q,
     QuerySet,
     Sum,
+    Value,
     When,
 )
 from django.http import Http404
@@ -45,6 +47,116 @@ from .models import (
 )
 
 SLICE_FIELDS = {"principle": "principle_key", "category": "category", "judge": "judge"}
+
+# Human judgments by source (labelling.services.humans): the field of Comparison and of
+# AILabel that holds each reference's verdict. "combined" is shown only on request.
+HUMAN_REFERENCES: dict[str, str] = {
+    "gold": "gold_verdict",
+    "audit": "audit_verdict",
+    "combined": "human_verdict",
+}
+REFERENCE_NAMES = {
+    "gold": "gold (imported labels)",
+    "audit": "audit (in-app reviews)",
+    "combined": "combined consensus",
+}
+
+
+def _reference_field(reference: str) -> str:
+    if reference not in HUMAN_REFERENCES:
+        raise ValueError(
+            f"reference must be one of {', '.join(HUMAN_REFERENCES)}, got {reference!r}"
+        )
+    return HUMAN_REFERENCES[reference]
+
+
+def debiased_missing_q(prefix: str = "") -> Q:
+    """AI labels whose final (debiased) label rests on a missing verdict or probability.
+
+    The stored ``final`` of such a label is "tie" (what training uses), but for the
+    statistics it is *no verdict*: a miss in percent, out of kappa, counted.
+    """
+    return Q(**{f"{prefix}rule": "agree", f"{prefix}consistent__isnull": True}) | Q(
+        **{f"{prefix}rule": "mean_prob", f"{prefix}p_debiased__isnull": True}
+    )
+
+
+def debiased_verdict_expr() -> Case:
+    """SQL for the AI label's debiased verdict as the statistics count it (NULL = none)."""
+    return Case(When(debiased_missing_q(), then=Value(None)), default=F("final"))
+
+
+# ------------------------------------------------------------ human judgments by source
+
+
+@dataclass(frozen=True)
+class HumanJudgments:
+    """A comparison's human judgments, by source (gold = imported, audit = in-app)."""
+
+    gold: str | None
+    gold_labels: list[tuple[str, str]]  # (reviewer name, verdict)
+    audit: str | None
+    audit_reviews: list[HumanReview]
+    combined: str | None
+
+
+def comparison_gold_verdict(comparison: Comparison) -> str | None:
+    """The gold label of a comparison (strict majority of its imported labels), or None."""
+    return comparison.gold_verdict
+
+
+def comparison_audit_reviews(comparison: Comparison) -> QuerySet[HumanReview]:
+    """The in-app (audit) reviews of a comparison, oldest first."""
+    return (
+        HumanReview.objects.filter(comparison=comparison, source=HumanReview.Source.APP)
+        .select_related("reviewer")
+        .order_by("created_at", "pk")
+    )
+
+
+def comparison_human_judgments(comparison: Comparison) -> HumanJudgments:
+    """Gold, audit and combined verdicts of one comparison, with the rows behind them."""
+    gold = list(
+        HumanReview.objects.filter(comparison=comparison, source=HumanReview.Source.IMPORT)
+        .order_by("pk")
+        .values_list("reviewer_name", "verdict")
+    )
+    return HumanJudgments(
+        gold=comparison.gold_verdict,
+        gold_labels=gold,
+        audit=comparison.audit_verdict,
+        audit_reviews=list(comparison_audit_reviews(comparison)),
+        combined=comparison.human_verdict,
+    )
+
+
+def ai_human_disagreements(
+    label_set: LabelSet,
+    *,
+    reference: str = "gold",
+    filters: Filters | None = None,
+    include_both_bad: bool = False,
+) -> QuerySet[AILabel]:
+    """AI labels whose debiased verdict differs from the ``reference`` human verdict.
+
+    Only labels with an AI verdict (see :func:`debiased_missing_q`) and a human verdict
+    of that reference count; a human "both unacceptable" counts as a disagreement only
+    with ``include_both_bad``. Annotated with ``ai_verdict`` and ``reference_verdict``.
+    """
+    field_name = _reference_field(reference)
+    q = Q(label_set=label_set, reviewed=True, **{f"{field_name}__isnull": False})
+    if not include_both_bad:
+        q &= ~Q(**{field_name: "both_bad"})
+    if filters is not None:
+        q &= filters.q()
+    return (
+        AILabel.objects.filter(q)
+        .exclude(debiased_missing_q())
+        .exclude(final=F(field_name))
+        .annotate(ai_verdict=F("final"), reference_verdict=F(field_name))
+        .select_related("comparison")
+        .order_by("comparison_id", "judge")
+    )
 
 
 # ---------------------------------------------------------------------- lookups

@@ -27,11 +27,19 @@ from .common import (
 )
 from .exports import EXPORT_FORMATS, labelset_export_start
 from .filejobs import filejob_cancel
+from .humans import (
+    COMBINED_RULE,
+    GoldLabelInput,
+    HumanVerdicts,
+    comparison_refresh_human,
+    consensus,
+    gold_labels_add,
+    human_verdicts_of,
+)
 from .imports import labelset_import_start
 from .labelsets import (
     ailabel_bulk_create,
     comparison_bulk_create,
-    consensus,
     labelset_create,
     labelset_create_from_pairs,
     labelset_import,
@@ -42,6 +50,12 @@ from .reviews import canonical_verdict, review_submit, shown_order_for
 
 __all__ = [
     "AILabelInput",
+    "COMBINED_RULE",
+    "GoldLabelInput",
+    "HumanVerdicts",
+    "comparison_refresh_human",
+    "gold_labels_add",
+    "human_verdicts_of",
     "ApprovalGate",
     "BATCH",
     "CHOICES",

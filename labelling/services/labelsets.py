@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, F, OuterRef, Subquery, Sum
+from django.db.models import Count, F, Sum
 
 from cai_web.models import Team
 from constitutions.models import ConstitutionVersion, Principle, VersionStatus
@@ -16,6 +16,7 @@ from constitutions.models import ConstitutionVersion, Principle, VersionStatus
 from .. import formats, stats
 from ..models import AILabel, AILabelTally, Comparison, HumanReview, LabelSet
 from .common import BATCH, AILabelInput, ComparisonInput, LabellingError, iter_chunks
+from .humans import comparison_refresh_human, consensus
 
 
 def labelset_create(
@@ -145,12 +146,19 @@ def ailabel_bulk_create(*, label_set: LabelSet, labels: Sequence[AILabelInput]) 
         latest[(lab.external_id, lab.judge)] = lab
     labels = list(latest.values())
     ids = {lab.external_id for lab in labels}
-    comparisons: dict[str, tuple[int, str, str, str | None, int]] = {}
+    comparisons: dict[str, tuple[int, str, str, str | None, int, str | None, str | None]] = {}
     for chunk in iter_chunks(sorted(ids), 2000):
         for ext, *rest in Comparison.objects.filter(
             label_set=label_set, external_id__in=chunk
         ).values_list(
-            "external_id", "pk", "principle_key", "category", "human_verdict", "review_count"
+            "external_id",
+            "pk",
+            "principle_key",
+            "category",
+            "human_verdict",
+            "review_count",
+            "gold_verdict",
+            "audit_verdict",
         ):
             comparisons[ext] = tuple(rest)
     missing = sorted(ids - comparisons.keys())
@@ -167,7 +175,7 @@ def ailabel_bulk_create(*, label_set: LabelSet, labels: Sequence[AILabelInput]) 
     deltas: dict[TallyKey, list[float]] = defaultdict(lambda: [0, 0, 0.0, 0, 0.0])
     rows = []
     for lab in labels:
-        pk, key, cat, human, n_reviews = comparisons[lab.external_id]
+        pk, key, cat, human, n_reviews, gold, audit = comparisons[lab.external_id]
         before = old.get((pk, lab.judge))
         if before is not None:
             # An update keeps the row's slice (principle, category); only verdicts move.
@@ -191,6 +199,8 @@ def ailabel_bulk_create(*, label_set: LabelSet, labels: Sequence[AILabelInput]) 
                 p_a_ba=lab.p_a_ba,
                 reviewed=n_reviews > 0,
                 human_verdict=human,
+                gold_verdict=gold,
+                audit_verdict=audit,
                 **_derived(label_set, lab),
             )
         )
@@ -454,7 +464,8 @@ def _copy_records(
         with raw.copy(
             f"COPY {q(Comparison._meta.db_table)} (id, label_set_id, external_id, prompt, "
             "response_a, response_b, principle_id, principle_key, category, metadata, "
-            "flagged_harmful, human_verdict, review_count) FROM STDIN"
+            "flagged_harmful, human_verdict, review_count, gold_verdict, gold_count, "
+            "audit_verdict, audit_count) FROM STDIN"
         ) as copy:
             for rid, rec in by_id.items():
                 principle = principles.get(rec.principle or "")
@@ -478,14 +489,19 @@ def _copy_records(
                         bool(rec.metadata.get("harmful")),
                         consensus_of.get(rid),
                         len(humans.get(rid, ())),
+                        # Everything an import brings is gold; audits come later, in the app.
+                        consensus_of.get(rid),
+                        len(humans.get(rid, ())),
+                        None,
+                        0,
                     )
                 )
         deltas: dict[TallyKey, list[float]] = defaultdict(lambda: [0, 0, 0.0, 0, 0.0])
         with raw.copy(
             f"COPY {q(AILabel._meta.db_table)} (label_set_id, comparison_id, judge, "
             "principle_key, category, verdict_ab, verdict_ba, p_a_ab, p_a_ba, consistent, "
-            "preferred_slot, p_debiased, confidence, final, rule, reviewed, human_verdict) "
-            "FROM STDIN"
+            "preferred_slot, p_debiased, confidence, final, rule, reviewed, human_verdict, "
+            "gold_verdict) FROM STDIN"
         ) as copy:
             for (rid, judge), rec in labels.items():
                 key, cat, _ = slices[rid]
@@ -511,6 +527,7 @@ def _copy_records(
                         d["final"],
                         d["rule"],
                         rid in humans,
+                        consensus_of.get(rid),
                         consensus_of.get(rid),
                     )
                 )
@@ -558,7 +575,7 @@ def _import_human_labels(label_set: LabelSet, records: Sequence[formats.LabelRec
             )
         )
     reviews = []
-    by_comparison: dict[int, list[str]] = defaultdict(list)
+    touched: set[int] = set()
     seen: set[tuple[int, str]] = set()
     for rec in records:
         cid = pk_of[rec.id]
@@ -578,34 +595,10 @@ def _import_human_labels(label_set: LabelSet, records: Sequence[formats.LabelRec
                     verdict=h.verdict,
                 )
             )
-            by_comparison[cid].append(h.verdict)
+            touched.add(cid)
     HumanReview.objects.bulk_create(reviews, batch_size=BATCH)
-    updates = []
-    for cid, verdicts in by_comparison.items():
-        updates.append(
-            Comparison(pk=cid, human_verdict=consensus(verdicts), review_count=len(verdicts))
-        )
-    Comparison.objects.bulk_update(updates, ["human_verdict", "review_count"], batch_size=BATCH)
-    for chunk in iter_chunks(sorted(by_comparison), 2000):
-        _copy_consensus_to_labels(Comparison.objects.filter(pk__in=chunk))
-
-
-def _copy_consensus_to_labels(comparisons) -> None:
-    """Mirror the comparisons' human consensus onto their AI labels (see AILabel.reviewed)."""
-    AILabel.objects.filter(comparison__in=comparisons).update(
-        reviewed=True,
-        human_verdict=Subquery(
-            Comparison.objects.filter(pk=OuterRef("comparison_id")).values("human_verdict")[:1]
-        ),
-    )
-
-
-def consensus(verdicts: Sequence[str]) -> str | None:
-    """The verdict a strict majority gave, else None (as ``LabelRecord.majority_human``)."""
-    if not verdicts:
-        return None
-    verdict, count = Counter(verdicts).most_common(1)[0]
-    return verdict if count * 2 > len(verdicts) else None
+    # Imported human labels are gold (HumanReview.source "import").
+    comparison_refresh_human(comparison_ids=touched)
 
 
 def labelset_import(

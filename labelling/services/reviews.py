@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from ..models import AILabel, Comparison, HumanReview, QueueItem, ReviewQueue
+from ..models import Comparison, HumanReview, QueueItem, ReviewQueue
 from .common import CHOICES, LabellingError
-from .labelsets import consensus
+from .humans import comparison_refresh_human
 
 
 def shown_order_for(*, seed: int, reviewer_id: int, comparison_id: int) -> str:
@@ -86,14 +85,9 @@ def review_submit(
             )
     except IntegrityError:
         return HumanReview.objects.get(comparison=comparison, reviewer=reviewer), False
-    verdicts = list(
-        HumanReview.objects.filter(comparison=comparison).values_list("verdict", flat=True)
-    )
-    changes: dict[str, Any] = {"human_verdict": consensus(verdicts), "review_count": len(verdicts)}
+    # An in-app review is an audit: it moves audit_verdict and the combined consensus,
+    # never the gold label the set was imported with.
+    comparison_refresh_human(comparison_ids=[comparison.pk])
     if flag_harmful:
-        changes["flagged_harmful"] = True
-    Comparison.objects.filter(pk=comparison.pk).update(**changes)
-    AILabel.objects.filter(comparison=comparison).update(
-        reviewed=True, human_verdict=changes["human_verdict"]
-    )
+        Comparison.objects.filter(pk=comparison.pk).update(flagged_harmful=True)
     return review, True
