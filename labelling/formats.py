@@ -669,3 +669,177 @@ def import_pandalm(data: bytes) -> list[LabelRecord]:
 def human_reviews(records: Sequence[LabelRecord]) -> list[tuple[str, str, str]]:
     """(item_id, reviewer, verdict) rows for :func:`labelling.stats.human_agreement`."""
     return [(r.id, h.reviewer, h.verdict) for r in records for h in r.humans]
+
+
+# ------------------------------------------------------------------ CAI paper evals
+
+CAI_PAPER_FORMAT = "cai_paper"
+CAI_PAPER_SETS = ("hhh", "harmful_vs_ethical")
+_CAI_OPTION = {" (A)": "a", " (B)": "b", "(A)": "a", "(B)": "b"}
+_TURN = "\n\nAssistant:"
+
+
+def _cai_option(row: dict[str, Any], name: str, errors: list[str]) -> str | None:
+    value = row.get(name)
+    if not isinstance(value, list) or len(value) != 1 or value[0] not in _CAI_OPTION:
+        errors.append(f'{name} must be a list of one option, " (A)" or " (B)", got {value!r}')
+        return None
+    return _CAI_OPTION[value[0]]
+
+
+def _cai_hhh_record(i: int, row: dict[str, Any], errors: list[str]) -> LabelRecord | None:
+    """One 438HHHEvaluations line: the two whole dialogues share every turn but the last."""
+    correct = _nonempty_str(row, "text_correct", errors)
+    incorrect = _nonempty_str(row, "text_incorrect", errors)
+    gold = _cai_option(row, "corrects", errors)
+    if correct is None or incorrect is None or gold is None:
+        return None
+    if _TURN not in correct or _TURN not in incorrect:
+        errors.append("text_correct and text_incorrect must each end in an Assistant: turn")
+        return None
+    context_c, answer_c = correct.rsplit(_TURN, 1)
+    context_i, answer_i = incorrect.rsplit(_TURN, 1)
+    if context_c != context_i:
+        errors.append("text_correct and text_incorrect differ before their last Assistant: turn")
+        return None
+    prompt = context_c.strip()
+    if not prompt:
+        errors.append("the dialogue has no turn before the answers")
+        return None
+    # The file's own slot order is kept: the correct answer is a when it was option (A).
+    first, second = (answer_c, answer_i) if gold == "a" else (answer_i, answer_c)
+    return LabelRecord(
+        id=f"hhh-{i}",
+        prompt=prompt,
+        response_a=first.strip(),
+        response_b=second.strip(),
+        judge=NO_JUDGE,
+        verdict_ab=None,
+        verdict_ba=None,
+        human=gold,
+        metadata={"source": CAI_PAPER_FORMAT, "set": "hhh", "index": i},
+    )
+
+
+def _cai_choice_record(i: int, row: dict[str, Any], errors: list[str]) -> LabelRecord | None:
+    """One HarmfulVsEthical line: a dialogue, a question and two options (A) / (B).
+
+    The prompt is cut by its shape, not its wording: the text before the answer cue
+    ends with the question's paragraph and the two option lines; the dialogue is what
+    comes from the first ``Human:`` turn up to the question.
+    """
+    text = _nonempty_str(row, "prompt", errors)
+    gold = _cai_option(row, "corrects", errors)
+    if text is None or gold is None:
+        return None
+    body = text.rsplit("\nThe answer is:", 1)[0].rstrip()
+    at_a, at_b = body.rfind("\n (A) "), body.rfind("\n (B) ")
+    start = body.find("Human:")
+    if not (0 <= start < at_a < at_b):
+        errors.append("prompt must hold a Human: dialogue and then the options (A) and (B)")
+        return None
+    option_a = body[at_a + len("\n (A) ") : at_b].strip()
+    option_b = body[at_b + len("\n (B) ") :].strip()
+    head = body[start:at_a].rstrip()
+    if "\n\n" not in head:
+        errors.append("prompt must hold a question paragraph between the dialogue and the options")
+        return None
+    dialogue, question = head.rsplit("\n\n", 1)
+    if not option_a or not option_b or not dialogue.strip() or not question.strip():
+        errors.append("prompt has an empty dialogue, question or option")
+        return None
+    return LabelRecord(
+        id=f"harmful_vs_ethical-{i}",
+        prompt=dialogue.strip(),
+        response_a=option_a,
+        response_b=option_b,
+        judge=NO_JUDGE,
+        verdict_ab=None,
+        verdict_ba=None,
+        human=gold,
+        # The judge asks this set's own question instead of a principle's (the two
+        # "responses" are verdicts about the dialogue, not replies to it).
+        metadata={
+            "source": CAI_PAPER_FORMAT,
+            "set": "harmful_vs_ethical",
+            "index": i,
+            "question": question.strip(),
+        },
+    )
+
+
+def import_cai_paper(data: bytes) -> list[LabelRecord]:
+    """Gold records from the CAI paper's ``evals/`` files (JSONL, one file at a time).
+
+    ``438HHHEvaluations.jsonl`` (lines with ``text_correct`` / ``text_incorrect``)
+    gives comparisons: the shared turns are the prompt, the two last assistant turns
+    the responses in the file's (A)/(B) order, and ``corrects`` the gold ``human``
+    label; ids ``hhh-<index>``. ``HarmfulVsEthical.jsonl`` (a dialogue and a
+    harmful / ethical question) gives the dialogue as the prompt, the two options as
+    the responses, the question in ``metadata.question``; ids
+    ``harmful_vs_ethical-<index>``. The file's kind is read from its first line and
+    every line must be of that kind. No AI verdicts (judge ``"none"``). Problems are
+    reported as ``line N: ...`` (1-based); all or nothing.
+    """
+    _check_size(data)
+    raw = bytes(data)
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    problems: list[str] = []
+    records: list[LabelRecord] = []
+    kind: str | None = None
+    index = 0
+    for lineno, line in enumerate(raw.split(b"\n"), start=1):
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problems.append(f"line {lineno}: not valid UTF-8 at byte {exc.start}")
+            continue
+        if not text.strip():
+            continue
+        try:
+            row = json_loads(text)
+        except json.JSONDecodeError as exc:
+            problems.append(f"line {lineno}: malformed JSON: {exc.msg} at column {exc.colno}")
+            continue
+        if not isinstance(row, dict):
+            problems.append(f"line {lineno}: expected a JSON object, got {_type_name(row)}")
+            continue
+        this = "hhh" if "text_correct" in row or "text_incorrect" in row else "harmful_vs_ethical"
+        if kind is None:
+            kind = this
+        elif this != kind:
+            problems.append(
+                f"line {lineno}: a {this} line in a {kind} file (one set per file, "
+                "told apart by text_correct / text_incorrect)"
+            )
+            continue
+        errors: list[str] = []
+        if kind == "hhh":
+            record = _cai_hhh_record(index, row, errors)
+        else:
+            record = _cai_choice_record(index, row, errors)
+        index += 1
+        problems.extend(f"line {lineno}: {e}" for e in errors)
+        if record is not None and not errors:
+            records.append(record)
+    if not problems and not records:
+        problems.append("file contains no records")
+    if problems:
+        raise LabelFormatError(problems)
+    return records
+
+
+def parse_document(
+    fmt: str, data: bytes, *, judge: str = "", dataset_name: str = ""
+) -> list[LabelRecord]:
+    """The records of a whole-document upload in format ``fmt`` (all or nothing)."""
+    if fmt == "llmbar":
+        return import_llmbar(data, judge=judge, dataset_name=dataset_name)
+    if fmt == "pandalm":
+        return import_pandalm(data)
+    if fmt == CAI_PAPER_FORMAT:
+        return import_cai_paper(data)
+    if fmt == "jsonl":
+        return parse_label_jsonl(data)
+    raise ValueError(f"unknown label format {fmt!r}")

@@ -17,6 +17,7 @@ class ImportForm(forms.Form):
         ("jsonl", "cai_web JSONL (docs/label-format.md)"),
         ("llmbar", "LLMBar result.json"),
         ("pandalm", "PandaLM test set"),
+        ("cai_paper", "CAI paper eval set (gold: 438HHHEvaluations or HarmfulVsEthical)"),
     )
     name = forms.CharField(max_length=200)
     fmt = forms.ChoiceField(label="Format", choices=FORMATS)

@@ -9,7 +9,7 @@ from typing import Any
 from cai_web.errors import DomainError
 
 BATCH = 5000
-IMPORT_FORMATS = ("jsonl", "llmbar", "pandalm")
+IMPORT_FORMATS = ("jsonl", "llmbar", "pandalm", "cai_paper")
 CHOICES = ("first", "second", "tie", "both_bad")
 
 

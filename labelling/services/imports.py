@@ -27,7 +27,7 @@ from .filejobs import (
 from .labelsets import labelset_create, labelset_store_records, principles_of
 
 IMPORT_BATCH = 10_000
-WHOLE_DOCUMENT_FORMATS = ("llmbar", "pandalm")
+WHOLE_DOCUMENT_FORMATS = ("llmbar", "pandalm", formats.CAI_PAPER_FORMAT)
 
 
 def labelset_import_start(
@@ -142,12 +142,9 @@ def _import(job: FileJob, progress: JobProgress, batch_size: int) -> None:
     if params["format"] in WHOLE_DOCUMENT_FORMATS:
         with open(path, "rb") as f:
             data = f.read(formats.MAX_LABEL_FILE_BYTES + 1)
-        if params["format"] == "llmbar":
-            parsed = formats.import_llmbar(
-                data, judge=params["judge"], dataset_name=params["dataset"]
-            )
-        else:
-            parsed = formats.import_pandalm(data)
+        parsed = formats.parse_document(
+            params["format"], data, judge=params["judge"], dataset_name=params["dataset"]
+        )
         for i, rec in enumerate(parsed):
             _check_principle(rec, principles, version, f"record {i} ({rec.id})", log)
         if log:
