@@ -541,17 +541,30 @@ def queue_item_at(queue: ReviewQueue, position: int) -> QueueItem:
     return item
 
 
+def _reviewed_in_app():
+    return Exists(
+        HumanReview.objects.filter(comparison=OuterRef("comparison"), source=HumanReview.Source.APP)
+    )
+
+
 def queue_progress(queue: ReviewQueue, user) -> dict[str, int]:
+    """``total`` items; ``reviewed``: those anyone reviewed in the app; ``done``: by ``user``."""
     agg = QueueItem.objects.filter(queue=queue).aggregate(
         total=Count("id"),
-        done=Count(
-            "id",
-            filter=Q(
-                Exists(HumanReview.objects.filter(reviewer=user, comparison=OuterRef("comparison")))
-            ),
-        ),
+        reviewed=Count("id", filter=Q(_reviewed_in_app())),
+        done=Count("id", filter=Q(_reviewed_by(user))),
     )
-    return {"total": agg["total"], "done": agg["done"]}
+    return {"total": agg["total"], "reviewed": agg["reviewed"], "done": agg["done"]}
+
+
+def queue_items(queue: ReviewQueue, user, limit: int = 50) -> list[QueueItem]:
+    """The first ``limit`` items, each marked ``mine`` (``user`` reviewed it) and ``reviewed`` (anyone)."""
+    return list(
+        QueueItem.objects.filter(queue=queue)
+        .select_related("comparison")
+        .annotate(mine=_reviewed_by(user), reviewed=_reviewed_in_app())
+        .order_by("position")[:limit]
+    )
 
 
 def queue_list(label_set: LabelSet) -> QuerySet[ReviewQueue]:

@@ -403,7 +403,7 @@ def queue_detail(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
             "label_set": queue.label_set,
             "progress": selectors.queue_progress(queue, request.user),
             "can_review": membership.can(Capability.REVIEW_LABELS),
-            "items": queue.items.select_related("comparison").order_by("position")[:50],
+            "items": selectors.queue_items(queue, request.user),
         },
     )
 

@@ -218,3 +218,72 @@ def test_a_bad_choice_is_refused_and_nothing_is_stored(client_for, auditor, team
 
 def test_an_item_outside_the_queue_is_404(client_for, auditor, team, queue):
     assert client_for(auditor).get(item_url(team, queue, 999)).status_code == 404
+
+
+# ---- issue 11, problem 6: the review screen by keyboard alone
+
+
+def test_the_choice_panel_is_one_sticky_block_with_the_keys_on_it(client_for, auditor, team, queue):
+    body = client_for(auditor).get(item_url(team, queue, 1)).content.decode()
+    panel = body.split('id="choice-panel"')[1].split("</form>")[0]
+    for key, choice in (("1", "first"), ("2", "second"), ("3", "tie"), ("4", "both_bad")):
+        assert re.search(rf'value="{choice}" data-key="{key}"[^>]*><kbd>{key}</kbd>', panel)
+    # The flags are compact toggles with their keys, inside the same panel.
+    for key, name in (
+        ("h", "flag_harmful"),
+        ("m", "flag_principle_misapplied"),
+        ("w", "flag_ai_wrong"),
+    ):
+        assert re.search(
+            rf'data-flag-key="{key}"><input type="checkbox" name="{name}"> <kbd>{key}</kbd>', panel
+        )
+    css = (settings_static() / "css" / "app.css").read_text()
+    assert re.search(r"\.choice-panel \{[^}]*position:sticky; bottom:0", css)
+
+
+def settings_static():
+    from django.conf import settings
+
+    return settings.BASE_DIR / "static"
+
+
+def test_help_is_a_dialog_the_keys_open_in_the_viewport(client_for, auditor, team, queue):
+    body = client_for(auditor).get(item_url(team, queue, 1)).content.decode()
+    assert '<dialog id="review-help"' in body
+    js = (settings_static() / "js" / "review.js").read_text()
+    assert "showModal()" in js
+
+
+def test_the_progress_says_how_many_were_reviewed_and_how_many_by_you(
+    client_for, auditor, owner, team, queue
+):
+    items = list(QueueItem.objects.filter(queue=queue).order_by("position"))
+    for it in items[:2]:
+        services.review_submit(queue=queue, comparison=it.comparison, reviewer=owner, choice="tie")
+    services.review_submit(
+        queue=queue, comparison=items[2].comparison, reviewer=auditor, choice="tie"
+    )
+    body = client_for(auditor).get(item_url(team, queue, 4)).content.decode()
+    text = re.sub(r"<[^>]+>", "", body.split('id="progress-text">')[1].split("</strong>")[0])
+    assert text == f"3 / {len(items)} reviewed, 1 by you"
+
+
+def test_the_queue_page_marks_the_items_you_reviewed(client_for, auditor, owner, team, queue):
+    items = list(QueueItem.objects.filter(queue=queue).order_by("position"))
+    services.review_submit(
+        queue=queue, comparison=items[0].comparison, reviewer=auditor, choice="tie"
+    )
+    services.review_submit(
+        queue=queue, comparison=items[1].comparison, reviewer=owner, choice="tie"
+    )
+    body = (
+        client_for(auditor)
+        .get(reverse("queue_detail", args=[team.slug, queue.pk]))
+        .content.decode()
+    )
+    rows = re.findall(r'<tr class="([^"]*)" data-position="(\d+)">(.*?)</tr>', body, re.S)
+    marks = {int(pos): (cls, "by you" in cells, "by others" in cells) for cls, pos, cells in rows}
+    assert marks[1] == ("mine", True, False)
+    assert marks[2] == ("", False, True)
+    assert marks[3] == ("", False, False)
+    assert f"2 / {len(items)} reviewed, 1 by you." in body
