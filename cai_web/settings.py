@@ -249,6 +249,8 @@ CELERY_BEAT_SCHEDULE = {
     # Every 15 s: with the 60 s stale threshold a dead worker's shard is re-queued
     # within about 75 s of its last beat.
     "reap-stale-runs": {"task": "training.reap_stale_runs", "schedule": 15.0},
+    # Imports and exports whose worker died (same heartbeat and threshold).
+    "reap-stale-file-jobs": {"task": "labelling.reap_stale_file_jobs", "schedule": 15.0},
 }
 
 # --- Work and models ----------------------------------------------------------------

@@ -45,3 +45,27 @@ def dataset_export_file(job_id: int) -> str | None:
 
     job = dataset_export_run(job_id)
     return job.status if job else None
+
+
+@app.task(name="labelling.reap_stale_file_jobs", queue="default", acks_late=True, max_retries=0)
+def reap_stale_file_jobs(stale_seconds: int | None = None) -> list[int]:
+    """Re-queue imports and exports whose worker stopped beating (beat runs this with the
+    shard reaper); each gets its task again once the re-queue is committed.
+
+    Not on SQLite: a job's heartbeat cannot be written there while its import holds the
+    database's one write lock, so every long import would look dead."""
+    import logging
+
+    from django.db import connection, transaction
+
+    from labelling.services.filejobs import filejob_send, filejobs_requeue_stale
+
+    if connection.vendor == "sqlite":
+        return []
+    with transaction.atomic():
+        requeued = filejobs_requeue_stale(stale_seconds=stale_seconds)
+        for job_id in requeued:
+            filejob_send(job_id)
+    if requeued:
+        logging.getLogger(__name__).warning("re-queued stale file jobs %s", requeued)
+    return requeued
