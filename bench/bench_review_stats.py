@@ -41,14 +41,14 @@ PRINCIPLES = [(cat, key) for cat, keys in CATEGORIES.items() for key in keys]
 DB_NAME = "cai_web_bench"
 
 
-def ensure_database(base: str) -> str:
+def ensure_database(base: str, name: str) -> str:
     import psycopg
 
     with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone()
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
-            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    return f"{base}/{DB_NAME}"
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{base}/{name}"
 
 
 def judge_row(rng: random.Random, judge: str):
@@ -66,13 +66,20 @@ def judge_row(rng: random.Random, judge: str):
     return verdict(p_ab), verdict(p_ba), round(p_ab, 4), round(p_ba, 4)
 
 
-def load(reload: bool) -> None:
+def load(reload: bool, batch_labels: int) -> None:
+    """Write the set through the services a labelling shard calls, then review it.
+
+    Comparisons and AI labels go through ``comparison_bulk_create`` and
+    ``ailabel_bulk_create`` (one transaction per batch of ``batch_labels`` labels, as a
+    shard writes them); every human review goes through ``review_submit`` from review
+    queues that hold the reviewed comparisons.
+    """
     from django.contrib.auth import get_user_model
     from django.db import connection, transaction
 
     from cai_web.models import Membership, Team
-    from labelling import services, stats
-    from labelling.models import LabelSet
+    from labelling import services
+    from labelling.models import Comparison, LabelSet, ReviewQueue
 
     existing = LabelSet.objects.filter(name="bench").first()
     if existing and existing.ai_label_count == N_COMPARISONS * len(JUDGES) and not reload:
@@ -95,124 +102,100 @@ def load(reload: bool) -> None:
         team=team, user=users[0], name="bench", source_kind="import"
     )
     rng = random.Random(2026)
+    step = max(1, batch_labels // len(JUDGES))  # comparisons per batch
+    times = []
+    for start in range(1, N_COMPARISONS + 1, step):
+        ids = range(start, min(start + step, N_COMPARISONS + 1))
+        t = time.perf_counter()
+        with transaction.atomic():
+            services.comparison_bulk_create(
+                label_set=label_set,
+                comparisons=[
+                    services.ComparisonInput(
+                        external_id=f"c{i}",
+                        prompt=f"Prompt {i}: how should an assistant respond to a request about "
+                        f"{PRINCIPLES[i % len(PRINCIPLES)][1]}?",
+                        response_a=f"Answer A {i}: a careful, honest reply.",
+                        response_b=f"Answer B {i}: a different reply.",
+                        principle_key=PRINCIPLES[i % len(PRINCIPLES)][1],
+                        category=PRINCIPLES[i % len(PRINCIPLES)][0],
+                        metadata={"harmful": True} if i % 997 == 0 else {},
+                    )
+                    for i in ids
+                ],
+            )
+            services.ailabel_bulk_create(
+                label_set=label_set,
+                labels=[
+                    services.AILabelInput(f"c{i}", judge, *judge_row(rng, judge))
+                    for i in ids
+                    for judge in JUDGES
+                ],
+            )
+        times.append(time.perf_counter() - t)
+        if len(times) % 20 == 0:
+            done = (start + step - 1) * len(JUDGES)
+            print(
+                f"  {done:>9,} labels, this batch {times[-1]:.2f} s, "
+                f"{time.perf_counter() - t0:.0f} s so far",
+                flush=True,
+            )
+    print(
+        f"{N_COMPARISONS * len(JUDGES):,} AI labels written through the services in "
+        f"{time.perf_counter() - t0:.0f} s (batches of {step * len(JUDGES):,}: first "
+        f"{statistics.median(times[:5]):.2f} s, last {statistics.median(times[-5:]):.2f} s)",
+        flush=True,
+    )
+    # Human reviews through review_submit: one queue per reviewer holding what they review.
+    t1 = time.perf_counter()
+    reviewed = list(range(1, N_SINGLE + N_DOUBLE + 1))
+    assignments: dict[int, list[tuple[int, str]]] = {u.pk: [] for u in users[1:]}
+    for i in reviewed:
+        human = rng.choice("ab")
+        n_rev = 1 if i <= N_SINGLE else 2
+        second = human if rng.random() < 0.8 else ("b" if human == "a" else "a")
+        for user, verdict in zip(rng.sample(users[1:], n_rev), (human, second), strict=False):
+            assignments[user.pk].append((i, verdict))
+    by_ext = dict(
+        Comparison.objects.filter(
+            label_set=label_set, external_id__in=[f"c{i}" for i in reviewed]
+        ).values_list("external_id", "pk")
+    )
+    from labelling.models import QueueItem
 
-    reviewed_once = set(range(1, N_SINGLE + 1))
-    reviewed_twice = set(range(N_SINGLE + 1, N_SINGLE + N_DOUBLE + 1))
-    truth = {}
-    mirrored: dict[int, tuple[bool, str | None]] = {}  # AILabel.reviewed, AILabel.human_verdict
+    n_reviews = 0
+    for user in users[1:]:
+        todo = assignments[user.pk]
+        queue = ReviewQueue.objects.create(
+            label_set=label_set,
+            strategy="uniform",
+            sample_size=len(todo),
+            seed=user.pk,
+            created_by=user,
+        )
+        QueueItem.objects.bulk_create(
+            QueueItem(queue=queue, comparison_id=by_ext[f"c{i}"], position=p)
+            for p, (i, _) in enumerate(todo, 1)
+        )
+        comparisons = Comparison.objects.in_bulk([by_ext[f"c{i}"] for i, _ in todo])
+        for i, verdict in todo:
+            comparison = comparisons[by_ext[f"c{i}"]]
+            order = services.shown_order_for(
+                seed=queue.seed, reviewer_id=user.pk, comparison_id=comparison.pk
+            )
+            # The choice that, in the order this reviewer is shown, means ``verdict``.
+            choice = "first" if (verdict == "a") == (order == "ab") else "second"
+            services.review_submit(queue=queue, comparison=comparison, reviewer=user, choice=choice)
+            n_reviews += 1
+    print(
+        f"{n_reviews:,} reviews through review_submit in {time.perf_counter() - t1:.0f} s",
+        flush=True,
+    )
     with connection.cursor() as cur:
-        cur.execute("SELECT COALESCE(MAX(id), 0) FROM labelling_comparison")
-        offset = cur.fetchone()[0]
-    raw = connection.connection  # the psycopg connection
-    with transaction.atomic():
-        with raw.cursor() as cur:
-            with cur.copy(
-                "COPY labelling_comparison (id, label_set_id, external_id, prompt, response_a, response_b, "
-                "principle_key, category, metadata, flagged_harmful, human_verdict, review_count) FROM STDIN"
-            ) as copy:
-                for i in range(1, N_COMPARISONS + 1):
-                    cat, key = PRINCIPLES[i % len(PRINCIPLES)]
-                    human = (
-                        rng.choice("ab") if (i in reviewed_once or i in reviewed_twice) else None
-                    )
-                    truth[i] = human
-                    n_rev = 1 if i in reviewed_once else 2 if i in reviewed_twice else 0
-                    # Two reviewers who disagree leave no strict majority; most agree.
-                    second = human if rng.random() < 0.8 else ("b" if human == "a" else "a")
-                    if n_rev == 2:
-                        truth[i] = (human, second)
-                    consensus = (
-                        human if n_rev == 1 else (human if n_rev == 2 and second == human else None)
-                    )
-                    mirrored[i] = (n_rev > 0, consensus)
-                    copy.write_row(
-                        (
-                            offset + i,
-                            label_set.pk,
-                            f"c{i}",
-                            f"Prompt {i}: how should an assistant respond to a request about {key}?",
-                            f"Answer A {i}: a careful, honest reply that follows {key}.",
-                            f"Answer B {i}: a different reply that may ignore {key}.",
-                            key,
-                            cat,
-                            "{}",
-                            i % 997 == 0,
-                            consensus,
-                            n_rev,
-                        )
-                    )
-            print(f"comparisons copied in {time.perf_counter() - t0:.1f}s")
-            with cur.copy(
-                "COPY labelling_ailabel (label_set_id, comparison_id, judge, principle_key, category, verdict_ab, "
-                "verdict_ba, p_a_ab, p_a_ba, consistent, preferred_slot, p_debiased, confidence, final, rule, "
-                "reviewed, human_verdict) FROM STDIN"
-            ) as copy:
-                for i in range(1, N_COMPARISONS + 1):
-                    cat, key = PRINCIPLES[i % len(PRINCIPLES)]
-                    for judge in JUDGES:
-                        v_ab, v_ba, p_ab, p_ba = judge_row(rng, judge)
-                        d = stats.derive_label(v_ab, v_ba, p_ab, p_ba)
-                        conf = None if d.p_debiased is None else max(d.p_debiased, 1 - d.p_debiased)
-                        copy.write_row(
-                            (
-                                label_set.pk,
-                                offset + i,
-                                judge,
-                                key,
-                                cat,
-                                v_ab,
-                                v_ba,
-                                p_ab,
-                                p_ba,
-                                d.consistent,
-                                d.preferred_slot,
-                                d.p_debiased,
-                                conf,
-                                d.final,
-                                d.rule,
-                                *mirrored[i],
-                            )
-                        )
-            print(f"AI labels copied in {time.perf_counter() - t0:.1f}s")
-            with cur.copy(
-                "COPY labelling_humanreview (comparison_id, label_set_id, reviewer_id, reviewer_name, source, "
-                "verdict, shown_order, flag_harmful, flag_principle_misapplied, flag_ai_wrong, note, created_at) FROM STDIN"
-            ) as copy:
-                for i, verdicts in truth.items():
-                    if verdicts is None:
-                        continue
-                    pair = verdicts if isinstance(verdicts, tuple) else (verdicts,)
-                    reviewers = rng.sample(users[1:], len(pair))
-                    for user, verdict in zip(reviewers, pair, strict=True):
-                        copy.write_row(
-                            (
-                                offset + i,
-                                label_set.pk,
-                                user.pk,
-                                user.username,
-                                "app",
-                                verdict,
-                                rng.choice(["ab", "ba"]),
-                                False,
-                                False,
-                                False,
-                                "",
-                                "2026-11-27T00:00:00Z",
-                            )
-                        )
-        with connection.cursor() as cur:
-            for table in ("labelling_comparison", "labelling_ailabel", "labelling_humanreview"):
-                cur.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
-                )
-        LabelSet.objects.filter(pk=label_set.pk).update(comparison_count=N_COMPARISONS)
-        services.labelset_refresh_tallies(label_set=label_set)
-    print(f"reviews copied, tallies built in {time.perf_counter() - t0:.1f}s")
-    with connection.cursor() as cur:
-        # Outside the load's transaction: visibility map for index-only scans, fresh stats.
+        # Visibility map for index-only scans, fresh statistics.
         for table in ("labelling_comparison", "labelling_ailabel", "labelling_humanreview"):
             cur.execute(f"VACUUM ANALYZE {table}")
-    print(f"loaded in {time.perf_counter() - t0:.1f}s")
+    print(f"loaded in {time.perf_counter() - t0:.1f}s", flush=True)
 
 
 def ensure_queue():
@@ -223,7 +206,11 @@ def ensure_queue():
     from labelling.models import LabelSet, ReviewQueue
 
     label_set = LabelSet.objects.get(name="bench")
-    queue = ReviewQueue.objects.filter(label_set=label_set).order_by("-pk").first()
+    queue = (
+        ReviewQueue.objects.filter(label_set=label_set, created_by=label_set.created_by)
+        .order_by("-pk")
+        .first()
+    )
     if queue is not None:
         return queue
     user = label_set.created_by
@@ -261,10 +248,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reload", action="store_true", help="load the data again")
     parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument(
+        "--batch", type=int, default=10_000, help="AI labels per ailabel_bulk_create call"
+    )
+    parser.add_argument("--db", default=DB_NAME, help=f"database name (default {DB_NAME})")
     args = parser.parse_args()
 
     base = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-    os.environ["DATABASE_URL"] = ensure_database(base)
+    os.environ["DATABASE_URL"] = ensure_database(base, args.db)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cai_web.settings")
     import django
 
@@ -276,7 +267,7 @@ def main() -> None:
     from labelling.models import AILabel, HumanReview, LabelSet
 
     call_command("migrate", verbosity=0)
-    load(args.reload)
+    load(args.reload, args.batch)
     queue = ensure_queue()
     label_set = LabelSet.objects.get(name="bench")
     auditor = queue.created_by
@@ -289,6 +280,7 @@ def main() -> None:
     )
     stats_url = reverse("labelset_stats", args=[slug, label_set.pk])
     cases = [
+        ("label-set page", reverse("labelset_detail", args=[slug, label_set.pk]), {}),
         ("statistics page, whole set", stats_url, {}),
         (
             "statistics page, judge + principle slice",
