@@ -15,7 +15,14 @@ from constitutions.models import ConstitutionVersion, Principle, VersionStatus
 
 from .. import formats, stats
 from ..models import AILabel, AILabelTally, Comparison, HumanReview, LabelSet
-from .common import BATCH, AILabelInput, ComparisonInput, LabellingError, iter_chunks
+from .common import (
+    BATCH,
+    IMPORT_FORMATS,
+    AILabelInput,
+    ComparisonInput,
+    LabellingError,
+    iter_chunks,
+)
 from .humans import comparison_refresh_human, consensus
 
 
@@ -613,25 +620,20 @@ def labelset_import(
     principle_version: ConstitutionVersion | None = None,
     description: str = "",
 ) -> LabelSet:
-    """Parse an upload (our JSONL, LLMBar result.json or PandaLM) and store it; all or nothing.
+    """Parse an upload (our JSONL, LLMBar, PandaLM or a CAI paper eval file) and store it; all or nothing.
 
     Raises ``formats.LabelFormatError`` (per-line problems) or :class:`LabellingError`.
     """
-    if fmt == "jsonl":
-        records = formats.parse_label_jsonl(data)
-    elif fmt == "llmbar":
-        if not judge.strip() or not dataset_name.strip():
-            raise LabellingError(
-                "An LLMBar import needs the judge's name and the dataset's name.",
-                field="judge" if not judge.strip() else "dataset_name",
-            )
-        records = formats.import_llmbar(
-            data, judge=judge.strip(), dataset_name=dataset_name.strip()
-        )
-    elif fmt == "pandalm":
-        records = formats.import_pandalm(data)
-    else:
+    if fmt not in IMPORT_FORMATS:
         raise LabellingError(f"Unknown format {fmt!r}.", field="fmt")
+    if fmt == "llmbar" and (not judge.strip() or not dataset_name.strip()):
+        raise LabellingError(
+            "An LLMBar import needs the judge's name and the dataset's name.",
+            field="judge" if not judge.strip() else "dataset_name",
+        )
+    records = formats.parse_document(
+        fmt, data, judge=judge.strip(), dataset_name=dataset_name.strip()
+    )
     return labelset_create_from_pairs(
         team=team,
         user=user,
