@@ -1,4 +1,5 @@
-"""Personal API tokens (one user, one team) and the idempotency keys of run starts."""
+"""Personal API tokens (one user, one team). The idempotency keys of run starts live on
+the run (``training.models.Run.idempotency_key``)."""
 
 from __future__ import annotations
 
@@ -40,27 +41,3 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
-
-
-class IdempotencyKey(models.Model):
-    """An ``Idempotency-Key`` a user sent with a run start, and the run it started.
-
-    A retry with the same key and the same body gets the same run; the same key with
-    another body is refused (the client has a bug; guessing which one it meant would
-    be worse).
-    """
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=200)
-    request_hash = models.CharField(max_length=64)
-    run = models.ForeignKey("training.Run", on_delete=models.CASCADE, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "team", "key"], name="unique_idempotency_key"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.key} → run {self.run_id}"

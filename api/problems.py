@@ -19,9 +19,9 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from cai_web.errors import DomainError, ProblemsError
 from constitutions.services import EditConflict
+from training.errors import IdempotencyConflict
 
 from .auth import RateLimited
-from .services import IdempotencyConflict
 
 PROBLEM_TYPE = "urn:cai-web:problem:"
 CONTENT_TYPE = "application/problem+json"

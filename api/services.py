@@ -1,28 +1,27 @@
-"""Writes of the API app: tokens (create, revoke, use) and idempotent run starts."""
+"""Writes of the API app: tokens (create, revoke, use). Idempotent run starts are
+``training.services.run_start_once`` (``Run.idempotency_key``), the browser's mechanism too."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from cai_web.errors import DomainError
 from cai_web.models import Capability, Team
 from cai_web.permissions import membership_for
 
-from .models import ApiToken, IdempotencyKey
+from .models import ApiToken
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
-    from training.models import Run
 
 TOKEN_PREFIX = "cai_"
 NAME_MAX = ApiToken._meta.get_field("name").max_length or 100
@@ -119,65 +118,3 @@ def token_use(raw: str) -> TokenUse:
             window=window, window_count=count, last_used_at=timezone.now()
         )
     return TokenUse(token)
-
-
-# --- idempotent run starts --------------------------------------------------------------
-
-
-class IdempotencyConflict(DomainError):
-    """The key was used before with another request."""
-
-
-def request_fingerprint(payload: dict[str, Any]) -> str:
-    return hashlib.sha256(
-        json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
-    ).hexdigest()
-
-
-def run_start_idempotent(
-    *, key: str, user: User, team: Team, payload: dict[str, Any], start: Any
-) -> tuple[Run, bool]:
-    """``start()`` (a ``run_start`` call) once per key; (run, replayed).
-
-    The key row is written in the same transaction as the run, so either both exist
-    or neither does; a concurrent duplicate loses on the unique constraint and gets
-    the winner's run.
-    """
-    key = key.strip()
-    if not key or len(key) > 200:
-        raise DomainError(
-            "The Idempotency-Key header must be 1 to 200 characters.", field="Idempotency-Key"
-        )
-    fingerprint = request_fingerprint(payload)
-
-    def existing() -> tuple[Run, bool] | None:
-        row = (
-            IdempotencyKey.objects.filter(user=user, team=team, key=key)
-            .select_related("run")
-            .first()
-        )
-        if row is None:
-            return None
-        if row.request_hash != fingerprint:
-            raise IdempotencyConflict(
-                "This Idempotency-Key was already used with a different request; "
-                "use a new key for a new run.",
-                field="Idempotency-Key",
-            )
-        return row.run, True
-
-    found = existing()
-    if found:
-        return found
-    try:
-        with transaction.atomic():
-            run = start()
-            IdempotencyKey.objects.create(
-                user=user, team=team, key=key, request_hash=fingerprint, run=run
-            )
-    except IntegrityError:
-        found = existing()
-        if found:
-            return found
-        raise
-    return run, False

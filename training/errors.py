@@ -9,6 +9,10 @@ class TrainingError(DomainError):
     """A request about prompt sets, models or runs that cannot be honoured."""
 
 
+class IdempotencyConflict(TrainingError):
+    """An idempotency key already started a run with another request."""
+
+
 class PromptSetError(ProblemsError, TrainingError):
     """An upload was rejected; ``problems`` lists every reason (line numbers included)."""
 
@@ -16,4 +20,4 @@ class PromptSetError(ProblemsError, TrainingError):
         super().__init__(problems, field=field)
 
 
-__all__ = ["PromptSetError", "TrainingError"]
+__all__ = ["IdempotencyConflict", "PromptSetError", "TrainingError"]

@@ -35,9 +35,9 @@ from .services.prompt_sets import run_prompt_queryset
 def _finished_states(run: Run) -> list[Any]:
     """The run's examples as engine states, read through the run's own result store."""
     prompt_ids = list(
-        run_prompt_queryset(need(run.prompt_set, "prompt set"), run.prompt_selection).values_list(
-            "id", flat=True
-        )
+        run_prompt_queryset(
+            need(run.prompt_set, "prompt set"), run.prompt_selection, run.config_object()
+        ).values_list("id", flat=True)
     )
     return list(DbResultStore(run, 0, len(prompt_ids), prompt_ids).load().values())
 
@@ -92,6 +92,7 @@ def provenance(run: Run, *, exported: int | None = None) -> dict[str, Any]:
             "name": prompt_set.name if prompt_set else None,
             "source": prompt_set.source if prompt_set else None,
             "selection": run.prompt_selection,
+            "subset": run.prompt_subset_text or "all of the selection",
             "split_seed": prompt_set.split_seed if prompt_set else None,
             "held_out_fraction": prompt_set.held_out_fraction if prompt_set else None,
         },

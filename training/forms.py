@@ -130,6 +130,31 @@ class LaunchForm(forms.Form):
         return self.cleaned_data.get("shard_size")
 
 
+class PromptSubsetLaunchForm(LaunchForm):
+    """A launch form for a kind that runs over prompts: "N prompts only" (first N or a
+    seeded random N) beside the selection (all, train or held-out split); the subset
+    is part of the run's config (``training.engine.prompt_sets.PromptSubset``)."""
+
+    prompt_limit = forms.IntegerField(
+        required=False,
+        min_value=1,
+        label="N prompts only",
+        help_text="Run over N prompts of the selection (blank: all of them).",
+    )
+    prompt_subset = forms.ChoiceField(
+        choices=[("first", "the first N"), ("random", "a random N (drawn with the seed)")],
+        initial="first",
+        required=False,
+        label="Which N",
+    )
+
+    def subset_options(self) -> dict[str, Any]:
+        return {
+            "prompt_limit": self.cleaned_data.get("prompt_limit") or None,
+            "prompt_subset": self.cleaned_data.get("prompt_subset") or "first",
+        }
+
+
 # Options a launcher may set on a trainer config; the paths are resolved by the kind.
 TRAIN_OPTIONS = (
     "max_steps",

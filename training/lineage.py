@@ -36,7 +36,9 @@ def version_lineage(version: ConstitutionVersion) -> list[Node]:
 
     runs = list(
         Run.objects.filter(team_id=version.constitution.team_id)
-        .select_related("model", "judge_model", "base_model", "label_set", "output_label_set")
+        .select_related(
+            "model", "judge_model", "base_model", "label_set", "output_label_set", "prompt_set"
+        )
         .order_by("pk")
     )
     by_pk = {r.pk: r for r in runs}

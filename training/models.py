@@ -199,9 +199,11 @@ class Run(models.Model):
     gpu_seconds = models.FloatField(default=0.0)
     error = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
-    # The launcher's key for this start (a launch form's hidden token, a pipeline's
-    # key): the same key again within the team returns this run instead of a second.
-    idempotency_key = models.CharField(max_length=64, blank=True, default="")
+    # The launcher's key for this start (a launch form's hidden token, an API client's
+    # Idempotency-Key): the same key again within the team returns this run instead of
+    # a second; the fingerprint of what was asked refuses the key with another request.
+    idempotency_key = models.CharField(max_length=200, blank=True, default="")
+    idempotency_fingerprint = models.CharField(max_length=64, blank=True, default="")
     # The run whose output this one consumes: the critique-revision run an SFT run
     # trains on. Models a run trains on are ``model`` (registered, with source_run).
     source_run = models.ForeignKey(
@@ -282,6 +284,18 @@ class Run(models.Model):
     def config_object(self) -> Any:
         """The run's config as its kind's dataclass (strictly rebuilt from the JSON)."""
         return config_from_dict(self.spec.config_class, self.config)
+
+    @property
+    def prompt_subset_text(self) -> str:
+        """The part of its prompt selection the run uses, from its config ("" for all)."""
+        from training.engine.prompt_sets import describe_subset
+
+        config = self.config if isinstance(self.config, dict) else {}
+        return describe_subset(
+            config.get("prompt_limit"),
+            str(config.get("prompt_subset") or "first"),
+            int(config.get("seed") or 0),
+        )
 
 
 class RunShard(models.Model):

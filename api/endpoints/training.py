@@ -26,7 +26,6 @@ from training.inputs import InputRule
 from training.kinds.registry import UnknownKind, get, kinds
 from training.models import Backend, ModelEntry, Prompt, PromptSet, Run, RunStatus
 
-from .. import services as api_services
 from ..auth import team_access
 from ..problems import Problem
 from .common import ERRORS, Cursor, get_in
@@ -432,8 +431,13 @@ def run_start(
     same key with another body is refused (409)."""
     team, _ = team_access(request, slug, LAUNCH)
 
-    def start() -> Run:
-        return services.run_start(
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not key.strip():
+        raise TrainingError(
+            "The Idempotency-Key header must be 1 to 200 characters.", field="Idempotency-Key"
+        )
+    try:
+        run, replayed = services.run_start_once(
             kind=payload.kind,
             team=team,
             user=request.user,
@@ -441,14 +445,12 @@ def run_start(
             config=payload.config,
             name=payload.name,
             shard_size=payload.shard_size,
+            idempotency_key=key or "",
         )
-
-    key = request.headers.get("Idempotency-Key", "")
-    if not key:
-        return Status(201, run_out(start()))
-    run, replayed = api_services.run_start_idempotent(
-        key=key, user=request.user, team=team, payload=payload.model_dump(), start=start
-    )
+    except TrainingError as exc:
+        if exc.field != "idempotency_key":
+            raise
+        raise type(exc)(str(exc), field="Idempotency-Key") from None
     if replayed:
         response["Idempotent-Replayed"] = "true"
         run.refresh_from_db()

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from api.models import ApiToken, IdempotencyKey
+from api.models import ApiToken
 from api.services import token_create, token_digest
 from tests.api.conftest import ApiClient
 from tests.factories import published_demo_version
@@ -257,9 +257,42 @@ def test_an_idempotency_key_starts_one_run_however_often_it_is_sent(author, team
     assert again.json()["id"] == first.json()["id"] and Run.objects.count() == 1
     other = _json(client, "post", f"{T}/runs", run_body | {"name": "other"}, **key)
     assert other.status_code == 409 and other.json()["field"] == "Idempotency-Key"
-    assert Run.objects.count() == 1 and IdempotencyKey.objects.count() == 1
+    assert Run.objects.count() == 1 and Run.objects.get().idempotency_key == key["Idempotency-Key"]
     assert _json(client, "post", f"{T}/runs", run_body).status_code == 201  # no key: a new run
     assert Run.objects.count() == 2
+
+
+def test_api_and_launch_pages_share_one_key_per_team_and_an_empty_key_is_refused(
+    author, team, run_body
+):
+    _, raw = token_create(user=author, team=team, name="x")
+    client = ApiClient(raw)
+    first = _json(client, "post", f"{T}/runs", run_body, **{"Idempotency-Key": "k-1"})
+    assert first.status_code == 201, first.content
+    run = Run.objects.get(pk=first.json()["id"])
+    assert run.idempotency_key == "k-1" and len(run.idempotency_fingerprint) == 64
+    # The service every launcher calls sees the key the API stored: one mechanism.
+    inputs = {
+        "version": run.constitution_version,
+        "prompt_set": run.prompt_set,
+        "model": run.model,
+        "prompt_selection": "all",
+    }
+    again, replayed = training.run_start_once(
+        kind="critique_revision",
+        team=team,
+        user=author,
+        inputs=inputs,
+        config={"rounds": 1},
+        idempotency_key="k-1",
+        enqueue=False,
+    )
+    assert replayed and again.pk == run.pk and Run.objects.count() == 1
+    blank = _json(client, "post", f"{T}/runs", run_body, **{"Idempotency-Key": " "})
+    assert blank.status_code == 422 and blank.json()["field"] == "Idempotency-Key"
+    long = _json(client, "post", f"{T}/runs", run_body, **{"Idempotency-Key": "k" * 201})
+    assert long.status_code == 422 and long.json()["field"] == "Idempotency-Key"
+    assert Run.objects.count() == 1
 
 
 def test_lists_page_with_cursors_to_the_end(author, team):

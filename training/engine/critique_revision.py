@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from training.engine.config import config_from_dict
+from training.engine.prompt_sets import PromptSubset, subset_problems
 from training.engine.prompts import (
     Messages,
     answer_messages,
@@ -64,7 +65,7 @@ def _stage_params(max_new_tokens: int) -> SamplingParams:
 
 
 @dataclass
-class CritiqueRevisionConfig:
+class CritiqueRevisionConfig(PromptSubset):
     """How a critique-revision run samples. Stored with the run as JSON (``to_dict``)."""
 
     rounds: int = field(
@@ -107,13 +108,6 @@ class CritiqueRevisionConfig:
         default=True,
         metadata={"help": "Group requests of similar length into a batch to waste less padding."},
     )
-    prompt_limit: int | None = field(
-        default=None,
-        metadata={
-            "help": "Use only the first N prompts of the selection (None: all of them); "
-            "the run's config records it, so the same N gives the same examples."
-        },
-    )
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -142,12 +136,7 @@ class CritiqueRevisionConfig:
                 problems.append(
                     f"{stage}.seed must be left unset: every batch's seed is derived from seed"
                 )
-        if self.prompt_limit is not None and (
-            not is_int(self.prompt_limit) or self.prompt_limit < 1
-        ):
-            problems.append(
-                f"prompt_limit must be a positive integer or None, got {self.prompt_limit!r}"
-            )
+        problems += subset_problems(self.prompt_limit, self.prompt_subset)
         if self.system_prompt is not None and (
             not isinstance(self.system_prompt, str) or not self.system_prompt.strip()
         ):

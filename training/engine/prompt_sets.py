@@ -23,11 +23,13 @@ import io
 import json
 import random
 import zlib
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from cai_web.errors import ProblemsError
 from cai_web.jsonlimits import json_loads
+from training.engine.seeds import derive_seed
 
 DEFAULT_MAX_BYTES = 20_000_000
 DEFAULT_MAX_PROMPT_CHARS = 8_000
@@ -131,6 +133,68 @@ def split_prompts(
     train = [p for i, p in enumerate(prompts) if i not in held]
     held_out = [p for i, p in enumerate(prompts) if i in held]
     return train, held_out
+
+
+PROMPT_SUBSETS = ("first", "random")
+
+
+@dataclass(kw_only=True)
+class PromptSubset:
+    """The part of a run's prompt selection it uses: a base of the configs of the kinds
+    that take prompts, so every such run records its subset in its config."""
+
+    prompt_limit: int | None = field(
+        default=None,
+        metadata={
+            "help": "Use only N prompts of the selection (None: all of them); the run's "
+            "config records it, so the same N gives the same examples."
+        },
+    )
+    prompt_subset: str = field(
+        default="first",
+        metadata={
+            "help": "Which N: 'first' (in upload order) or 'random' (drawn with a seed "
+            "derived from the run's seed, kept in upload order)."
+        },
+    )
+
+
+def subset_problems(limit: Any, subset: Any) -> list[str]:
+    """What is wrong with a run's prompt subset (``prompt_limit``, ``prompt_subset``)."""
+    problems: list[str] = []
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        problems.append(f"prompt_limit: must be a positive integer or None, got {limit!r}")
+    if subset not in PROMPT_SUBSETS:
+        problems.append(
+            f"prompt_subset: must be one of {', '.join(PROMPT_SUBSETS)}, got {subset!r}"
+        )
+    return problems
+
+
+def describe_subset(limit: int | None, subset: str, seed: int) -> str:
+    """How a run's config words its subset ("the first 8", "a random 8 (seed 3)"); ""
+    when it uses the whole selection."""
+    if not limit:
+        return ""
+    if subset == "random":
+        return f"a random {limit:,} (seed {seed})"
+    return f"the first {limit:,}"
+
+
+def choose_subset(indices: Sequence[int], limit: int | None, subset: str, seed: int) -> list[int]:
+    """The prompt indices a run over a subset uses, in their original order.
+
+    ``first``: the first ``limit`` of ``indices``; ``random``: ``limit`` of them drawn
+    with a seed derived from the run's ``seed`` (the same run, the same prompts, on any
+    worker); ``limit`` None keeps them all.
+    """
+    if limit is None or limit >= len(indices):
+        return list(indices)
+    if subset == "first":
+        return list(indices[:limit])
+    rng = random.Random(derive_seed(seed, "prompt-subset"))
+    chosen = set(rng.sample(list(indices), limit))
+    return [i for i in indices if i in chosen]
 
 
 def _gunzip(data: bytes, max_bytes: int) -> bytes:

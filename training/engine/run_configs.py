@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from training.engine.config import ConfigError, config_from_dict
+from training.engine.prompt_sets import PromptSubset, subset_problems
 from training.engine.trainers.config import DPOConfigCAI, RewardConfigCAI, SFTConfigCAI
 
 LABELLING_MODES = ("logprob", "cot")
@@ -99,7 +100,7 @@ class RewardRunConfig(_PreferenceRunConfig):
 
 
 @dataclass(kw_only=True)
-class LabellingRunConfig(_Config):
+class LabellingRunConfig(PromptSubset, _Config):
     """Two sampled answers per prompt, labelled in both orders by a feedback model."""
 
     seed: int = field(default=0, metadata=_help("Seeds the answers and the principle draws."))
@@ -131,6 +132,7 @@ class LabellingRunConfig(_Config):
             )
         if not _positive(self.top_p) or self.top_p > 1:
             problems.append(f"top_p: must be in (0, 1], got {self.top_p!r}")
+        problems += subset_problems(self.prompt_limit, self.prompt_subset)
         if self.mode not in LABELLING_MODES:
             problems.append(f"mode: must be one of {', '.join(LABELLING_MODES)}")
         if not 0.0 <= self.cot_clamp_low <= 0.5 <= self.cot_clamp_high <= 1.0:
@@ -140,7 +142,7 @@ class LabellingRunConfig(_Config):
 
 
 @dataclass(kw_only=True)
-class EvaluationRunConfig(_Config):
+class EvaluationRunConfig(PromptSubset, _Config):
     """Trained policy vs base on held-out red-team prompts, plus over-refusal."""
 
     seed: int = field(default=0, metadata=_help("Seeds the principle draws."))
@@ -160,6 +162,7 @@ class EvaluationRunConfig(_Config):
             problems.append(
                 f"benign_limit: must be an integer from 1 to 20, got {self.benign_limit!r}"
             )
+        problems += subset_problems(self.prompt_limit, self.prompt_subset)
         if problems:
             raise ConfigError("; ".join(problems))
 

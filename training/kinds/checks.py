@@ -24,15 +24,23 @@ def require_drawable(version: ConstitutionVersion) -> None:
         raise TrainingError(str(exc), field="version") from None
 
 
-def require_prompts(prompt_set: PromptSet, selection: str) -> int:
-    """The number of prompts the selection holds; refused when there are none."""
+def require_prompts(prompt_set: PromptSet, selection: str, subset: Any = None) -> int:
+    """The number of prompts the run uses: the selection, cut to the config's subset
+    (``PromptSubset``) when it has one; refused when there are none, or when the
+    subset asks for more than the selection holds."""
     n = run_prompt_queryset(prompt_set, selection).count()
+    label = PromptSelection(selection).label.lower()
     if n == 0:
-        label = PromptSelection(selection).label.lower()
         raise TrainingError(
             f"{prompt_set} has no prompts in the {label}.", field="prompt_selection"
         )
-    return n
+    limit = getattr(subset, "prompt_limit", None)
+    if limit and limit > n:
+        raise TrainingError(
+            f"N prompts only: {limit} asked for, but the {label} of {prompt_set} holds only {n}.",
+            field="prompt_limit",
+        )
+    return min(n, limit) if limit else n
 
 
 def parse_options(config_class: type[T], options: dict[str, Any]) -> T:

@@ -23,8 +23,7 @@ from training.engine.critique_revision import (
     RoundResult,
     run_critique_revision,
 )
-from training.errors import TrainingError
-from training.forms import LaunchForm
+from training.forms import PromptSubsetLaunchForm
 from training.inputs import PROMPT_SELECTION, PROMPT_SET, VERSION, model_rule
 from training.kinds.base import KindSpec, ShardPlan, need, split_evenly
 from training.kinds.checks import parse_options, require_drawable, require_prompts
@@ -43,19 +42,13 @@ INPUTS = (
 )
 
 
-class LaunchCritiqueRevision(LaunchForm):
+class LaunchCritiqueRevision(PromptSubsetLaunchForm):
     inputs = INPUTS
     rounds = forms.IntegerField(min_value=1, max_value=MAX_ROUNDS, initial=1)
     few_shot = forms.BooleanField(required=False, initial=True, label="Few-shot dialogues")
     system_prompt = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=0)
     batch_size = forms.IntegerField(min_value=1, max_value=MAX_BATCH_SIZE, initial=16)
-    prompt_limit = forms.IntegerField(
-        required=False,
-        min_value=1,
-        label="First N prompts only",
-        help_text="Run over the first N prompts of the selection (blank: all of them).",
-    )
     shard_size = forms.IntegerField(
         min_value=1,
         max_value=100_000,
@@ -90,7 +83,7 @@ class LaunchCritiqueRevision(LaunchForm):
             "system_prompt": (data.get("system_prompt") or "").strip() or None,
             "seed": data["seed"],
             "batch_size": data["batch_size"],
-            "prompt_limit": data.get("prompt_limit") or None,
+            **self.subset_options(),
             **{
                 stage: {
                     "temperature": data[f"{stage}_temperature"],
@@ -109,22 +102,14 @@ def _config(options: dict[str, Any]) -> CritiqueRevisionConfig:
 def check(team: Any, inputs: dict[str, Any], options: dict[str, Any], user: Any) -> dict[str, Any]:
     config = _config(options)
     require_drawable(inputs["version"])
-    available = require_prompts(inputs["prompt_set"], inputs["prompt_selection"])
-    if config.prompt_limit and config.prompt_limit > available:
-        raise TrainingError(
-            f"First N prompts: {config.prompt_limit} asked for, but the selection holds "
-            f"only {available}.",
-            field="prompt_limit",
-        )
+    require_prompts(inputs["prompt_set"], inputs["prompt_selection"], config)
     return {}
 
 
 def plan(inputs: dict[str, Any], options: dict[str, Any], shard_size: int | None) -> ShardPlan:
     config = _config(options)
     units = config.units_per_example
-    n = run_prompt_queryset(
-        inputs["prompt_set"], inputs["prompt_selection"], config.prompt_limit
-    ).count()
+    n = run_prompt_queryset(inputs["prompt_set"], inputs["prompt_selection"], config).count()
     size = shard_size or DEFAULT_SHARD_SIZE
     return ShardPlan(
         shards=[(a, b, (b - a) * units) for a, b in split_evenly(n, size)],
@@ -319,9 +304,7 @@ def execute(ctx: ShardContext) -> tuple[bool, dict[str, Any]]:
     config = run.config_object()
     prompt_set = need(run.prompt_set, "prompt set")
     rows = list(
-        run_prompt_queryset(prompt_set, run.prompt_selection, config.prompt_limit).values_list(
-            "id", "text"
-        )
+        run_prompt_queryset(prompt_set, run.prompt_selection, config).values_list("id", "text")
     )
     prompt_ids = [pk for pk, _ in rows]
     prompts = [text for _, text in rows]

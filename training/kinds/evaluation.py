@@ -9,7 +9,7 @@ from django import forms
 from django.db import transaction
 
 from training.engine.run_configs import EvaluationRunConfig
-from training.forms import LaunchForm
+from training.forms import PromptSubsetLaunchForm
 from training.inputs import (
     VERSION,
     InputRule,
@@ -17,7 +17,7 @@ from training.inputs import (
     model_rule,
 )
 from training.kinds.base import KindSpec, ShardPlan, split_evenly
-from training.kinds.checks import parse_options
+from training.kinds.checks import parse_options, require_prompts
 from training.models import PromptSelection, PromptSet, Run
 from training.services.prompt_sets import run_prompt_queryset
 from training.shards import ShardContext
@@ -45,7 +45,7 @@ UNITS_PER_PROMPT = 3
 BENIGN_SHARD = 0
 
 
-class LaunchEvaluation(LaunchForm):
+class LaunchEvaluation(PromptSubsetLaunchForm):
     inputs = INPUTS
     max_new_tokens = forms.IntegerField(min_value=1, max_value=4096, initial=128)
     k_principles = forms.IntegerField(min_value=1, max_value=16, initial=1)
@@ -54,7 +54,7 @@ class LaunchEvaluation(LaunchForm):
 
     def options(self) -> dict[str, Any]:
         keys = ("seed", "k_principles", "max_new_tokens", "benign_limit")
-        return {k: self.cleaned_data[k] for k in keys}
+        return {**{k: self.cleaned_data[k] for k in keys}, **self.subset_options()}
 
 
 def build_config(options: dict[str, Any], run: Run, inputs: dict[str, Any]) -> EvaluationRunConfig:
@@ -62,7 +62,8 @@ def build_config(options: dict[str, Any], run: Run, inputs: dict[str, Any]) -> E
 
 
 def check(team: Any, inputs: dict[str, Any], options: dict[str, Any], user: Any) -> dict[str, Any]:
-    build_config(options, None, inputs)  # type: ignore[arg-type]
+    config = build_config(options, None, inputs)  # type: ignore[arg-type]
+    require_prompts(inputs["prompt_set"], PromptSelection.HELD_OUT, config)
     return {
         "prompt_selection": PromptSelection.HELD_OUT,
         "source_run": inputs["policy"].source_run,
@@ -71,7 +72,8 @@ def check(team: Any, inputs: dict[str, Any], options: dict[str, Any], user: Any)
 
 def plan(inputs: dict[str, Any], options: dict[str, Any], shard_size: int | None) -> ShardPlan:
     """Contiguous ranges of the held-out prompts, one task each."""
-    n = run_prompt_queryset(inputs["prompt_set"], PromptSelection.HELD_OUT).count()
+    config = parse_options(EvaluationRunConfig, options)
+    n = run_prompt_queryset(inputs["prompt_set"], PromptSelection.HELD_OUT, config).count()
     size = shard_size or DEFAULT_SHARD_SIZE
     return ShardPlan(
         shards=[(a, b, (b - a) * UNITS_PER_PROMPT) for a, b in split_evenly(n, size)],
@@ -98,9 +100,9 @@ def execute(ctx: ShardContext) -> tuple[bool, dict[str, Any]]:
     config = run.config_object()
     key = str(ctx.shard.index)
     rows = list(
-        run_prompt_queryset(run.prompt_set, run.prompt_selection).values_list("index", "text")[
-            ctx.start : ctx.end
-        ]
+        run_prompt_queryset(run.prompt_set, run.prompt_selection, config).values_list(
+            "index", "text"
+        )[ctx.start : ctx.end]
     )
     texts = [t for _, t in rows]
     benign = list(BENIGN_PROMPTS[: config.benign_limit]) if ctx.shard.index == BENIGN_SHARD else []

@@ -12,7 +12,7 @@ from django.db import transaction
 
 from training.engine.run_configs import LABELLING_MODES, LabellingRunConfig
 from training.errors import TrainingError
-from training.forms import LaunchForm
+from training.forms import PromptSubsetLaunchForm
 from training.inputs import PROMPT_SELECTION, PROMPT_SET, VERSION, model_rule
 from training.kinds.base import KindSpec, ShardPlan, split_evenly
 from training.kinds.checks import parse_options, require_drawable, require_prompts, user_or_none
@@ -35,7 +35,7 @@ INPUTS = (
 )
 
 
-class LaunchLabelling(LaunchForm):
+class LaunchLabelling(PromptSubsetLaunchForm):
     inputs = INPUTS
     k_principles = forms.IntegerField(
         min_value=1, max_value=16, initial=1, label="Principles per pair (ensemble)"
@@ -50,7 +50,7 @@ class LaunchLabelling(LaunchForm):
 
     def options(self) -> dict[str, Any]:
         keys = ("seed", "temperature", "max_new_tokens", "batch_size", "k_principles", "mode")
-        return {k: self.cleaned_data[k] for k in keys}
+        return {**{k: self.cleaned_data[k] for k in keys}, **self.subset_options()}
 
 
 def _config(options: dict[str, Any]) -> LabellingRunConfig:
@@ -58,16 +58,18 @@ def _config(options: dict[str, Any]) -> LabellingRunConfig:
 
 
 def check(team: Any, inputs: dict[str, Any], options: dict[str, Any], user: Any) -> dict[str, Any]:
-    _config(options)
+    config = _config(options)
     require_drawable(inputs["version"])
-    require_prompts(inputs["prompt_set"], inputs["prompt_selection"])
+    require_prompts(inputs["prompt_set"], inputs["prompt_selection"], config)
     return {}
 
 
 def plan(inputs: dict[str, Any], options: dict[str, Any], shard_size: int | None) -> ShardPlan:
     """Contiguous ranges of the run's prompts (positions in ``run_prompt_queryset``),
     one task each; every prompt is two units: its pair sampled, then judged."""
-    n = run_prompt_queryset(inputs["prompt_set"], inputs["prompt_selection"]).count()
+    n = run_prompt_queryset(
+        inputs["prompt_set"], inputs["prompt_selection"], _config(options)
+    ).count()
     size = shard_size or DEFAULT_SHARD_SIZE
     return ShardPlan(
         shards=[(a, b, (b - a) * UNITS_PER_PROMPT) for a, b in split_evenly(n, size)],
@@ -132,9 +134,9 @@ def execute(ctx: ShardContext) -> tuple[bool, dict[str, Any]]:
     label_set = run.output_label_set
     judge_name = run.judge_model.name
     rows = list(
-        run_prompt_queryset(run.prompt_set, run.prompt_selection).values_list("index", "text")[
-            ctx.start : ctx.end
-        ]
+        run_prompt_queryset(run.prompt_set, run.prompt_selection, config).values_list(
+            "index", "text"
+        )[ctx.start : ctx.end]
     )
     content = version_content(version_with_content(run.constitution_version_id))
     principles_by_key = {p.key: p.pk for p in run.constitution_version.principles.all()}

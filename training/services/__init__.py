@@ -17,6 +17,7 @@ from .runs import (
     run_cancel,
     run_resume,
     run_start,
+    run_start_once,
 )
 
 __all__ = [
@@ -33,5 +34,6 @@ __all__ = [
     "run_prompt_queryset",
     "run_resume",
     "run_start",
+    "run_start_once",
     "trained_model_register",
 ]

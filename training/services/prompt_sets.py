@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 
 from cai_web.models import Team
 
+from ..engine.prompt_sets import choose_subset
 from ..errors import PromptSetError, TrainingError
 from ..models import Prompt, PromptSelection, PromptSet, Split
 
@@ -209,14 +210,25 @@ def promptset_import_run(job_id: int) -> Any:
 
 
 def run_prompt_queryset(
-    prompt_set: PromptSet, selection: str, limit: int | None = None
+    prompt_set: PromptSet, selection: str, subset: Any = None
 ) -> QuerySet[Prompt]:
     """The prompts a run over ``prompt_set`` uses, in order; example i is the i-th row.
 
-    ``limit`` keeps the first N of the selection (a run over a subset, no re-upload).
+    ``subset``: the run's config when its kind takes a subset (``PromptSubset``:
+    ``prompt_limit``, ``prompt_subset``, and its ``seed`` for a random draw), so a run
+    over N prompts needs no re-upload; the rule which N lives in
+    :func:`training.engine.prompt_sets.choose_subset`.
     """
     qs = Prompt.objects.filter(prompt_set=prompt_set)
     if selection != PromptSelection.ALL:
         qs = qs.filter(split=selection)
     qs = qs.order_by("index")
-    return qs[:limit] if limit else qs
+    limit = getattr(subset, "prompt_limit", None)
+    if not limit:
+        return qs
+    how = getattr(subset, "prompt_subset", "first")
+    if how == "first":
+        return qs[:limit]
+    indices = list(qs.values_list("index", flat=True))
+    chosen = choose_subset(indices, limit, how, int(getattr(subset, "seed", 0) or 0))
+    return qs.filter(index__in=chosen)

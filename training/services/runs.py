@@ -9,15 +9,17 @@ task per shard with ``delay_on_commit`` so a worker never sees an uncommitted ro
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cai_web.models import Team
 
 from ..engine.config import ConfigError
-from ..errors import TrainingError
+from ..errors import IdempotencyConflict, TrainingError
 from ..kinds.registry import UnknownKind, get
 from ..models import ACTIVE_STATUSES, Run, RunShard, RunStatus
 from ..shards import run_settle
@@ -37,7 +39,49 @@ def enqueue_shards(shard_ids: list[int]) -> None:
         tasks.run_shard.delay_on_commit(shard_id)
 
 
-@transaction.atomic
+MAX_IDEMPOTENCY_KEY = 200
+
+
+def launch_fingerprint(
+    *,
+    kind: str,
+    inputs: dict[str, Any],
+    config: Any,
+    name: str,
+    shard_size: Any,
+) -> str:
+    """What a start asked for, hashed: a retry with the same key must ask the same."""
+    body = {
+        "kind": kind,
+        "inputs": {role: getattr(v, "pk", v) for role, v in sorted(inputs.items())},
+        "config": config,
+        "name": (name or "").strip(),
+        "shard_size": shard_size,
+    }
+    return hashlib.sha256(
+        json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
+    ).hexdigest()
+
+
+def _replay(team: Team, key: str, kind: str, fingerprint: str) -> Run | None:
+    """The run ``key`` already started in ``team``; refused when it was asked otherwise."""
+    existing = Run.objects.select_for_update().filter(team=team, idempotency_key=key).first()
+    if existing is None:
+        return None
+    if existing.kind != kind:
+        raise IdempotencyConflict(
+            f"That idempotency key already started run #{existing.pk} of another kind.",
+            field="idempotency_key",
+        )
+    if existing.idempotency_fingerprint and existing.idempotency_fingerprint != fingerprint:
+        raise IdempotencyConflict(
+            f"That idempotency key already started run #{existing.pk} with a different "
+            "request; use a new key for a new run.",
+            field="idempotency_key",
+        )
+    return existing
+
+
 def run_start(
     *,
     kind: str,
@@ -50,7 +94,36 @@ def run_start(
     enqueue: bool = True,
     idempotency_key: str = "",
 ) -> Run:
-    """Start a run of ``kind`` on ``inputs`` (role → object) with ``config`` (options).
+    """Start a run (see :func:`run_start_once`, which also says whether it was a replay)."""
+    run, _ = run_start_once(
+        kind=kind,
+        team=team,
+        user=user,
+        inputs=inputs,
+        config=config,
+        name=name,
+        shard_size=shard_size,
+        enqueue=enqueue,
+        idempotency_key=idempotency_key,
+    )
+    return run
+
+
+@transaction.atomic
+def run_start_once(
+    *,
+    kind: str,
+    team: Team,
+    user: Any,
+    inputs: dict[str, Any],
+    config: dict[str, Any] | None = None,
+    name: str = "",
+    shard_size: int | None = None,
+    enqueue: bool = True,
+    idempotency_key: str = "",
+) -> tuple[Run, bool]:
+    """Start a run of ``kind`` on ``inputs`` (role → object) with ``config`` (options);
+    returns (run, replayed).
 
     Steps: the kind's spec; every input role checked by its rule (unknown roles
     refused); the kind's cross-input checks (approval of a label set, a drawable
@@ -60,23 +133,30 @@ def run_start(
 
     ``enqueue=False`` leaves the shards queued in the database only, for a caller
     that runs them itself (``run_start --inline``, benchmarks). ``idempotency_key``
-    (up to 64 characters): a second start with the same key in the same team returns
-    the first run and starts nothing (a double-clicked launch button, a retried job).
+    (up to 200 characters; the one idempotency mechanism, for launch pages and the
+    API alike): a second start with the same key in the same team returns the first
+    run and starts nothing (a double-clicked launch button, a retried job), with
+    ``replayed`` true; the same key with another request is refused
+    (:class:`IdempotencyConflict`). The run row carries the key and the request's
+    fingerprint, so the run and its key are written together or not at all.
     """
     key = (idempotency_key or "").strip()
-    if len(key) > 64:
+    if len(key) > MAX_IDEMPOTENCY_KEY:
         raise TrainingError(
-            "The idempotency key is longer than 64 characters.", field="idempotency_key"
+            f"The idempotency key is longer than {MAX_IDEMPOTENCY_KEY} characters.",
+            field="idempotency_key",
         )
+    fingerprint = (
+        launch_fingerprint(
+            kind=kind, inputs=inputs, config=config, name=name, shard_size=shard_size
+        )
+        if key
+        else ""
+    )
     if key:
-        existing = Run.objects.select_for_update().filter(team=team, idempotency_key=key).first()
+        existing = _replay(team, key, kind, fingerprint)
         if existing is not None:
-            if existing.kind != kind:
-                raise TrainingError(
-                    f"That idempotency key already started run #{existing.pk} of another kind.",
-                    field="idempotency_key",
-                )
-            return existing
+            return existing, True
     try:
         spec = get(kind)
     except UnknownKind as exc:
@@ -102,7 +182,7 @@ def run_start(
     options = dict(config or {})
     extra = spec.check(team, checked, options, user) if spec.check else {}
     plan = spec.plan(checked, options, shard_size)
-    run = Run.objects.create(
+    fields = dict(
         team=team,
         kind=spec.name,
         name=(name or "").strip()[:200],
@@ -111,6 +191,7 @@ def run_start(
         examples_total=plan.examples_total,
         shard_size=plan.shard_size or max(1, plan.total_units),
         idempotency_key=key,
+        idempotency_fingerprint=fingerprint,
         **{
             rule.run_field: checked[rule.role]
             for rule in spec.inputs
@@ -118,6 +199,14 @@ def run_start(
         },
         **extra,
     )
+    try:
+        with transaction.atomic():  # a savepoint: a concurrent twin loses on the constraint
+            run = Run.objects.create(**fields)
+    except IntegrityError:
+        existing = _replay(team, key, kind, fingerprint) if key else None
+        if existing is None:
+            raise
+        return existing, True
     try:
         resolved = spec.build_config(options, run, checked)
     except ConfigError as exc:
@@ -134,7 +223,7 @@ def run_start(
         shards = list(run.shards.order_by("index"))
     if enqueue:
         enqueue_shards([s.pk for s in shards])
-    return run
+    return run, False
 
 
 @transaction.atomic
