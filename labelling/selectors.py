@@ -248,7 +248,9 @@ def _slice_name(value: str | None) -> str:
 class AuditSummary:
     """What the in-app reviews of a label set say: agreement of its final AI label with them.
 
-    Only a reading; whether that is enough to approve the set is the approval
+    One row per (in-app review, AI label of its comparison). An AI label whose final
+    label rests on a missing verdict is *no verdict* (a miss, out of kappa), never a
+    tie. Only a reading; whether that is enough to approve the set is the approval
     service's rule (``labelling.services.labelset_approval_gate``).
     """
 
@@ -257,14 +259,33 @@ class AuditSummary:
 
 
 @dataclass(frozen=True)
+class AuditorGold:
+    """In-app reviews against the gold label of the same comparison (both_bad a category)."""
+
+    overall: stats.RaterAgreement
+    by_reviewer: list[tuple[str, stats.RaterAgreement]]
+    n_reviews: int  # every in-app review
+    n_with_gold: int  # those on a comparison with a gold label
+
+
+@dataclass(frozen=True)
 class SliceRow:
     value: str
     position_bias: stats.PositionBias
-    agreement: stats.Agreement
+    agreement: stats.Agreement  # debiased, against the primary reference
+    agreements: dict[str, stats.Agreement] = field(default_factory=dict)  # by reference
 
 
 @dataclass(frozen=True)
 class LabelSetStatistics:
+    """Every figure of one slice of a label set.
+
+    ``agreements_by_reference[ref][source]`` for ref in ``references`` ("gold" and
+    "audit"; "combined" only when asked for), source "ab", "ba" or "debiased".
+    ``agreements``, ``accuracy`` and ``calibration`` are those of ``primary``: gold
+    when the set has gold labels, else audit.
+    """
+
     label_set: LabelSet
     filters: Filters
     position_bias: stats.PositionBias
@@ -275,6 +296,14 @@ class LabelSetStatistics:
     audit: AuditSummary
     by: str = ""
     slices: list[SliceRow] = field(default_factory=list)
+    primary: str = "gold"
+    references: tuple[str, ...] = ("gold", "audit")
+    agreements_by_reference: dict[str, dict[str, stats.Agreement]] = field(default_factory=dict)
+    accuracy_by_reference: dict[str, stats.OrderAveragedAccuracy] = field(default_factory=dict)
+    calibration_by_reference: dict[str, list[stats.CalibrationBin]] = field(default_factory=dict)
+    auditor_vs_gold: AuditorGold | None = None
+    gold_count: int = 0  # comparisons of the slice with a gold label
+    audit_count: int = 0  # comparisons of the slice with an in-app review
 
 
 def slice_options(label_set: LabelSet) -> dict[str, list[str]]:
@@ -331,34 +360,61 @@ def _position_bias_by(
     return out
 
 
+AgreementCounts = dict[str, dict[str, dict[str, dict]]]  # slice -> reference -> source -> counts
+
+
 def _agreement_counts(
-    label_set: LabelSet, filters: Filters, by: str = ""
-) -> dict[str, dict[str, dict]]:
-    """{slice: {source: {(ai, human): n}}} over reviewed comparisons, plus the unreviewed as (None, None)."""
+    label_set: LabelSet, filters: Filters, references: tuple[str, ...], by: str = ""
+) -> AgreementCounts:
+    """{slice: {reference: {source: {(ai, human): n}}}} over the reviewed AI labels.
+
+    The debiased AI verdict is ``debiased_verdict_expr`` (NULL where the final label
+    rests on a missing verdict); labels not reviewed are added by the caller as no-human.
+    """
     field_name = SLICE_FIELDS.get(by)
-    group = ["verdict_ab", "verdict_ba", "final", "human_verdict"]
+    ref_fields = [HUMAN_REFERENCES[r] for r in references]
+    group = ["verdict_ab", "verdict_ba", "debiased", *ref_fields]
     if field_name:
         group.append(field_name)
     rows = (
         AILabel.objects.filter(Q(label_set=label_set, reviewed=True) & filters.q())
+        .annotate(debiased=debiased_verdict_expr())
         .values(*group)
         .annotate(n=Count("id"))
         .order_by()
     )
-    out: dict[str, dict[str, dict]] = defaultdict(
-        lambda: {"ab": defaultdict(int), "ba": defaultdict(int), "debiased": defaultdict(int)}
+    out: AgreementCounts = defaultdict(
+        lambda: {
+            r: {"ab": defaultdict(int), "ba": defaultdict(int), "debiased": defaultdict(int)}
+            for r in references
+        }
     )
     for row in rows:
         key = _slice_name(row[field_name]) if field_name else ""
-        human, n = row["human_verdict"], row["n"]
-        out[key]["ab"][(row["verdict_ab"], human)] += n
-        out[key]["ba"][(row["verdict_ba"], human)] += n
-        out[key]["debiased"][(row["final"], human)] += n
+        n = row["n"]
+        for ref, ref_field in zip(references, ref_fields, strict=True):
+            human = row[ref_field]
+            c = out[key][ref]
+            c["ab"][(row["verdict_ab"], human)] += n
+            c["ba"][(row["verdict_ba"], human)] += n
+            c["debiased"][(row["debiased"], human)] += n
     return out
 
 
-def _calibration(label_set: LabelSet, filters: Filters) -> list[stats.CalibrationBin]:
+def _with_unreviewed(counts: dict, total: int) -> dict:
+    """Counts plus the AI labels not in them (not reviewed) as (None, None)."""
+    c = dict(counts)
+    missing = total - sum(c.values())
+    if missing > 0:
+        c[(None, None)] = c.get((None, None), 0) + missing
+    return c
+
+
+def _calibration(
+    label_set: LabelSet, filters: Filters, reference: str = "gold"
+) -> list[stats.CalibrationBin]:
     """``stats.calibration`` computed in SQL: the same edges, bin rule and agreement rule."""
+    ref_field = _reference_field(reference)
     bins = stats.CALIBRATION_BINS
     edges = stats.calibration_edges(bins)
     # stats.calibration_bin_of in SQL: the highest edge the confidence reaches, clipped.
@@ -369,7 +425,7 @@ def _calibration(label_set: LabelSet, filters: Filters) -> list[stats.Calibratio
     )
     agree_expr = Case(
         When(
-            Q(p_debiased__gt=0.5, human_verdict="a") | Q(p_debiased__lt=0.5, human_verdict="b"),
+            Q(p_debiased__gt=0.5, **{ref_field: "a"}) | Q(p_debiased__lt=0.5, **{ref_field: "b"}),
             then=1,
         ),
         default=0,
@@ -379,7 +435,7 @@ def _calibration(label_set: LabelSet, filters: Filters) -> list[stats.Calibratio
         AILabel.objects.filter(
             Q(label_set=label_set, reviewed=True, p_debiased__isnull=False)
             & ~Q(p_debiased=0.5)
-            & Q(human_verdict__in=("a", "b"))
+            & Q(**{f"{ref_field}__in": ("a", "b")})
             & filters.q()
         )
         .annotate(bin=bin_expr)
@@ -407,7 +463,7 @@ def _human_agreement(label_set: LabelSet, filters: Filters) -> stats.HumanAgreem
         n=Count("id"), last=Max("id"), at=Max("created_at")
     )
     key = (
-        "labelling:hh:"
+        "labelling:hh:v2:"
         + hashlib.sha256(
             repr(
                 (
@@ -440,17 +496,24 @@ def _compute_human_agreement(reviews: QuerySet[HumanReview]) -> stats.HumanAgree
     return stats.human_agreement(out)
 
 
+_DEBIASED_SQL = (
+    "CASE WHEN (l.rule = 'agree' AND l.consistent IS NULL) "
+    "OR (l.rule = 'mean_prob' AND l.p_debiased IS NULL) THEN NULL ELSE l.final END"
+)
+
+
 def audit_summary(label_set: LabelSet) -> AuditSummary:
     """Agreement of the set's final (debiased) AI label with each in-app review."""
     # Reviews join the AI labels of their comparison directly on comparison_id (the
     # ORM would route through the comparison table, 40k extra lookups at 20k
     # reviews); only labels marked reviewed qualify, through their partial index.
+    # _DEBIASED_SQL is debiased_verdict_expr: a label with a missing verdict is a miss.
     sql = f"""
-        SELECT r.verdict, l.final, COUNT(*)
+        SELECT r.verdict, {_DEBIASED_SQL}, COUNT(*)
         FROM {HumanReview._meta.db_table} r
         JOIN {AILabel._meta.db_table} l ON l.comparison_id = r.comparison_id AND l.reviewed
         WHERE r.label_set_id = %s AND l.label_set_id = %s AND r.source = %s
-        GROUP BY r.verdict, l.final
+        GROUP BY 1, 2
     """
     counts: dict[tuple, int] = defaultdict(int)
     n_reviews = HumanReview.objects.filter(
@@ -465,6 +528,34 @@ def audit_summary(label_set: LabelSet) -> AuditSummary:
     )
 
 
+def auditor_vs_gold(label_set: LabelSet, filters: Filters | None = None) -> AuditorGold:
+    """Each in-app review against the gold label of its comparison, overall and per reviewer."""
+    filters = filters or Filters()
+    reviews = HumanReview.objects.filter(
+        Q(label_set=label_set, source=HumanReview.Source.APP) & filters.comparison_q("comparison__")
+    )
+    rows = (
+        reviews.filter(comparison__gold_verdict__isnull=False)
+        .values("reviewer_name", "verdict", "comparison__gold_verdict")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    overall: dict[tuple[str, str], int] = defaultdict(int)
+    per: dict[str, dict[tuple[str, str], int]] = defaultdict(lambda: defaultdict(int))
+    for r in rows:
+        key = (r["verdict"], r["comparison__gold_verdict"])
+        overall[key] += r["n"]
+        per[r["reviewer_name"]][key] += r["n"]
+    return AuditorGold(
+        overall=stats.rater_agreement_from_counts(overall),
+        by_reviewer=[
+            (name, stats.rater_agreement_from_counts(c)) for name, c in sorted(per.items())
+        ],
+        n_reviews=reviews.count(),
+        n_with_gold=sum(overall.values()),
+    )
+
+
 def _order_averaged(ab: stats.Agreement, ba: stats.Agreement) -> stats.OrderAveragedAccuracy:
     n = ab.percent.n + ba.percent.n
     acc = None if n == 0 else (ab.percent.k + ba.percent.k) / n
@@ -472,44 +563,67 @@ def _order_averaged(ab: stats.Agreement, ba: stats.Agreement) -> stats.OrderAver
 
 
 def labelset_statistics(
-    label_set: LabelSet, filters: Filters | None = None, by: str = ""
+    label_set: LabelSet, filters: Filters | None = None, by: str = "", *, combined: bool = False
 ) -> LabelSetStatistics:
-    """Every figure the statistics page, the command and the audit show, for one slice."""
+    """Every figure the statistics page, the command and the audit show, for one slice.
+
+    AI-human agreement is computed against gold and against audit, each on its own;
+    against the combined consensus only with ``combined=True``.
+    """
     filters = filters or Filters()
     if by and by not in SLICE_FIELDS:
         raise ValueError(f"by must be one of {', '.join(SLICE_FIELDS)}")
+    references: tuple[str, ...] = ("gold", "audit", "combined") if combined else ("gold", "audit")
     bias = _position_bias_by(label_set, filters)[""]
-    counts = _agreement_counts(label_set, filters).get("")
-    if counts is None:
-        counts = {"ab": {}, "ba": {}, "debiased": {}}
-    reviewed = sum(counts["ab"].values())
-    agreements = {}
-    for source in ("ab", "ba", "debiased"):
-        c = dict(counts[source])
-        if bias.n - reviewed:
-            c[(None, None)] = c.get((None, None), 0) + bias.n - reviewed
-        agreements[source] = stats.agreement_from_counts(c, source)
+    counted = Comparison.objects.filter(Q(label_set=label_set) & filters.comparison_q()).aggregate(
+        gold=Count("id", filter=Q(gold_count__gt=0)),
+        audit=Count("id", filter=Q(audit_count__gt=0)),
+    )
+    primary = "gold" if counted["gold"] or not counted["audit"] else "audit"
+    counts = _agreement_counts(label_set, filters, references).get("")
+    by_ref: dict[str, dict[str, stats.Agreement]] = {}
+    for ref in references:
+        c = counts[ref] if counts else {"ab": {}, "ba": {}, "debiased": {}}
+        by_ref[ref] = {
+            source: stats.agreement_from_counts(_with_unreviewed(c[source], bias.n), source)
+            for source in ("ab", "ba", "debiased")
+        }
+    accuracy = {ref: _order_averaged(a["ab"], a["ba"]) for ref, a in by_ref.items()}
+    calibration = {ref: _calibration(label_set, filters, ref) for ref in references}
     slices = []
     if by:
         bias_by = _position_bias_by(label_set, filters, by)
-        agree_by = _agreement_counts(label_set, filters, by)
+        agree_by = _agreement_counts(label_set, filters, references, by)
         for value, pb in bias_by.items():
-            c = dict(agree_by[value]["debiased"]) if value in agree_by else {}
-            missing = pb.n - sum(c.values())
-            if missing:
-                c[(None, None)] = c.get((None, None), 0) + missing
-            slices.append(SliceRow(value, pb, stats.agreement_from_counts(c, "debiased")))
+            row = {
+                ref: stats.agreement_from_counts(
+                    _with_unreviewed(
+                        agree_by[value][ref]["debiased"] if value in agree_by else {}, pb.n
+                    ),
+                    "debiased",
+                )
+                for ref in references
+            }
+            slices.append(SliceRow(value, pb, row[primary], row))
     return LabelSetStatistics(
         label_set=label_set,
         filters=filters,
         position_bias=bias,
-        agreements=agreements,
-        accuracy=_order_averaged(agreements["ab"], agreements["ba"]),
+        agreements=by_ref[primary],
+        accuracy=accuracy[primary],
         human=_human_agreement(label_set, filters),
-        calibration=_calibration(label_set, filters),
+        calibration=calibration[primary],
         audit=audit_summary(label_set),
         by=by,
         slices=slices,
+        primary=primary,
+        references=references,
+        agreements_by_reference=by_ref,
+        accuracy_by_reference=accuracy,
+        calibration_by_reference=calibration,
+        auditor_vs_gold=auditor_vs_gold(label_set, filters),
+        gold_count=counted["gold"],
+        audit_count=counted["audit"],
     )
 
 

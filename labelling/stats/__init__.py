@@ -24,11 +24,14 @@ Conventions (see docs/statistics.md for formulas and sources):
 from __future__ import annotations
 
 from .agreement import (
+    AI_ROWS,
     Agreement,
     OrderAveragedAccuracy,
+    RaterAgreement,
     agreement,
     agreement_from_counts,
     order_averaged_accuracy,
+    rater_agreement_from_counts,
 )
 from .bias import BinomialTest, PositionBias, position_bias, position_bias_from_counts
 from .calibration import (
@@ -40,7 +43,11 @@ from .calibration import (
     calibration_from_counts,
 )
 from .common import (
+    BOOTSTRAP_REPS,
+    BOOTSTRAP_SEED,
     HUMAN_VERDICTS,
+    KAPPA_ASYMPTOTIC_N,
+    KAPPA_MIN_N,
     SLICE_KEYS,
     UNSET_SLICE,
     VERDICTS,
@@ -61,7 +68,14 @@ from .labels import DerivedLabel, derive_label
 from .sampling import sample_size_for_halfwidth
 
 __all__ = [
+    "AI_ROWS",
     "Agreement",
+    "BOOTSTRAP_REPS",
+    "BOOTSTRAP_SEED",
+    "KAPPA_ASYMPTOTIC_N",
+    "KAPPA_MIN_N",
+    "RaterAgreement",
+    "rater_agreement_from_counts",
     "BinomialTest",
     "CALIBRATION_BINS",
     "CONFIDENCE_LEVEL",

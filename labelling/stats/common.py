@@ -116,12 +116,32 @@ def wilson_rate(k: int, n: int) -> Rate:
     return Rate(k=k, n=n, rate=k / n if n else None, ci_low=low, ci_high=high)
 
 
+# Below KAPPA_MIN_N items no interval for kappa is given ("too few to say"); below
+# KAPPA_ASYMPTOTIC_N the asymptotic (Wald) interval is replaced by a seeded percentile
+# bootstrap. See docs/statistics.md, "Kappa intervals".
+KAPPA_MIN_N = 10
+KAPPA_ASYMPTOTIC_N = 50
+BOOTSTRAP_REPS = 2000
+BOOTSTRAP_SEED = 20231201
+
+
 @dataclass(frozen=True)
 class Kappa(_AsDict):
-    """Cohen's kappa with its asymptotic 95% interval (statsmodels ``cohens_kappa``), clipped to [-1, 1].
+    """Cohen's kappa with a 95% interval, and how the interval was found.
 
     ``kappa`` is None when undefined: no items, or chance agreement of 1 (both raters
-    used a single identical category, so 1 - p_e = 0).
+    used a single identical category, so 1 - p_e = 0). ``interval`` says where
+    ``ci_low``/``ci_high`` come from:
+
+    * ``"asymptotic"``: kappa +- 1.96 SE (statsmodels, SAS PROC FREQ), n >= KAPPA_ASYMPTOTIC_N;
+    * ``"bootstrap"``: 2.5/97.5 percentiles of BOOTSTRAP_REPS seeded resamples of the
+      items, KAPPA_MIN_N <= n < KAPPA_ASYMPTOTIC_N;
+    * ``"observed_agreement"``: the two methods above give no width when no item
+      disagrees; the interval is then the Wilson interval of the observed agreement
+      mapped through kappa = (p_o - p_e) / (1 - p_e), p_e held at its observed value;
+    * ``"too_few"``: n < KAPPA_MIN_N, no interval;
+    * ``"undefined"``: kappa is undefined, or its variance is (one rater used a single
+      category): no interval. A NaN never becomes a bound.
     """
 
     n: int
@@ -129,31 +149,104 @@ class Kappa(_AsDict):
     ci_low: float | None
     ci_high: float | None
     std: float | None
+    interval: str = "undefined"
+
+    @property
+    def has_interval(self) -> bool:
+        return self.ci_low is not None and self.ci_high is not None
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def _kappas(tables: np.ndarray, k: int) -> np.ndarray:
+    """Cohen's kappa of each flattened k x k count table (rows of ``tables``); NaN if undefined."""
+    t = tables.reshape(-1, k, k).astype(float)
+    n = t.sum(axis=(1, 2))
+    po = np.trace(t, axis1=1, axis2=2) / n
+    pe = (t.sum(axis=2) * t.sum(axis=1)).sum(axis=1) / (n * n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (po - pe) / (1 - pe)
+    out[np.isclose(pe, 1.0)] = np.nan
+    return out
+
+
+def _bootstrap_interval(arr: np.ndarray) -> tuple[float, float] | None:
+    """Seeded percentile bootstrap of kappa: resample the n items (multinomial over cells).
+
+    Resamples where kappa is undefined (every item in one category) are dropped; if
+    more than a tenth are, there is no interval.
+    """
+    k = arr.shape[0]
+    n = int(arr.sum())
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    draws = rng.multinomial(n, arr.ravel() / n, size=BOOTSTRAP_REPS)
+    kappas = _kappas(draws, k)
+    kappas = kappas[np.isfinite(kappas)]
+    if kappas.size < 0.9 * BOOTSTRAP_REPS:
+        return None
+    low, high = np.percentile(kappas, [2.5, 97.5])
+    return max(-1.0, float(low)), min(1.0, float(high))
+
+
+def _observed_agreement_interval(po_k: int, n: int, pe: float) -> tuple[float, float]:
+    low, high = wilson_interval(po_k, n, confidence=CONFIDENCE_LEVEL)
+    return max(-1.0, (low - pe) / (1 - pe)), min(1.0, (high - pe) / (1 - pe))
 
 
 def kappa_from_table(table: np.ndarray | Sequence[Sequence[int]]) -> Kappa:
-    """Cohen's kappa of a square contingency table (rows rater 1, columns rater 2)."""
+    """Cohen's kappa of a square contingency table (rows rater 1, columns rater 2).
+
+    The interval follows the rules of :class:`Kappa`: none below KAPPA_MIN_N items, a
+    seeded bootstrap below KAPPA_ASYMPTOTIC_N, the asymptotic interval above; never a
+    NaN bound, never a zero-width interval from a degenerate variance.
+    """
     arr = np.asarray(table, dtype=float)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
         raise ValueError(f"contingency table must be square, got shape {arr.shape}")
+    if not np.isfinite(arr).all() or (arr < 0).any():
+        raise ValueError("contingency table counts must be finite and non-negative")
     n = int(arr.sum())
     if n == 0:
         return Kappa(n=0, kappa=None, ci_low=None, ci_high=None, std=None)
     row, col = arr.sum(axis=1) / n, arr.sum(axis=0) / n
-    if math.isclose(float(row @ col), 1.0):
+    pe = float(row @ col)
+    if math.isclose(pe, 1.0):
         return Kappa(n=n, kappa=None, ci_low=None, ci_high=None, std=None)
-    # statsmodels (with scipy and pandas) costs ~1.5 s to import: only where a kappa is computed.
-    from statsmodels.stats.inter_rater import cohens_kappa
+    po_k = int(round(float(np.trace(arr))))
+    kappa = (po_k / n - pe) / (1 - pe)
+    if n < KAPPA_MIN_N:
+        return Kappa(n=n, kappa=kappa, ci_low=None, ci_high=None, std=None, interval="too_few")
+    one_rater_constant = int((row > 0).sum()) == 1 or int((col > 0).sum()) == 1
+    if one_rater_constant:
+        # kappa is 0 and its variance is 0/0 (statsmodels gives NaN): no interval.
+        return Kappa(n=n, kappa=kappa, ci_low=None, ci_high=None, std=None, interval="undefined")
+    if n < KAPPA_ASYMPTOTIC_N:
+        boot = _bootstrap_interval(arr)
+        if boot is None:
+            return Kappa(n=n, kappa=kappa, ci_low=None, ci_high=None, std=None, interval="too_few")
+        low, high, std, how = boot[0], boot[1], None, "bootstrap"
+    else:
+        # statsmodels (with scipy and pandas) costs ~1.5 s to import: only here.
+        from statsmodels.stats.inter_rater import cohens_kappa
 
-    res = cohens_kappa(arr)  # KappaResults: 95% interval, kappa +- 1.96 * std
-    return Kappa(
-        n=n,
-        kappa=float(res.kappa),
+        with np.errstate(divide="ignore", invalid="ignore"):
+            res = cohens_kappa(arr)  # KappaResults: 95% interval, kappa +- 1.96 * std
+        std = _finite(float(res.std_kappa))
+        lo, hi = _finite(float(res.kappa_low)), _finite(float(res.kappa_upp))
+        if std is None or lo is None or hi is None:
+            return Kappa(
+                n=n, kappa=kappa, ci_low=None, ci_high=None, std=None, interval="undefined"
+            )
         # The asymptotic interval can overshoot kappa's range on small n; clip it.
-        ci_low=max(-1.0, float(res.kappa_low)),
-        ci_high=min(1.0, float(res.kappa_upp)),
-        std=float(res.std_kappa),
-    )
+        low, high, how = max(-1.0, lo), min(1.0, hi), "asymptotic"
+    if high - low <= 1e-12:
+        # No item disagrees (or resampling cannot see any variation): say what the
+        # observed agreement allows instead of a zero-width interval.
+        low, high = _observed_agreement_interval(po_k, n, pe)
+        how = "observed_agreement"
+    return Kappa(n=n, kappa=kappa, ci_low=low, ci_high=high, std=std, interval=how)
 
 
 def _codes(values: Iterable[str | None], codebook: Mapping[str | None, int], n: int) -> np.ndarray:

@@ -107,12 +107,18 @@ def human_agreement(reviews: Sequence[tuple[str, str, str]]) -> HumanAgreement:
         if not math.isclose(float((p_j**2).sum()), 1.0):
             from statsmodels.stats.inter_rater import fleiss_kappa  # heavy: only when computed
 
-            fk = float(fleiss_kappa(agg, method="fleiss"))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                value = float(fleiss_kappa(agg, method="fleiss"))
+            fk = value if math.isfinite(value) else None
 
     # Krippendorff: reviewers x items, NaN where a reviewer did not rate the item.
     alpha: float | None = None
     alpha_items = sum(1 for r in ratings.values() if len(r) >= 2)
-    if alpha_items and len(cats) >= 2:
+    # alpha = 1 - D_o / D_e is undefined when the pairable ratings (items with >= 2)
+    # use a single category (D_e = 0): a category seen only on singly-rated items
+    # does not count. Guarded here, and any non-finite result is None, never NaN.
+    pairable = {v for r in ratings.values() if len(r) >= 2 for v in r.values()}
+    if alpha_items and len(pairable) >= 2:
         import krippendorff
 
         rev_index = {rv: j for j, rv in enumerate(reviewers)}
@@ -120,7 +126,9 @@ def human_agreement(reviews: Sequence[tuple[str, str, str]]) -> HumanAgreement:
         for col, item in enumerate(items):
             for rv, v in ratings[item].items():
                 data[rev_index[rv], col] = index[v]
-        alpha = float(krippendorff.alpha(reliability_data=data, level_of_measurement="nominal"))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = float(krippendorff.alpha(reliability_data=data, level_of_measurement="nominal"))
+        alpha = value if math.isfinite(value) else None
 
     return HumanAgreement(
         n_items=len(items),

@@ -217,16 +217,25 @@ def test_agreement_counts_missing_verdicts_as_misses_and_drops_both_bad():
     # p_e = (5*5 + 4*4 + 1*1) / 100 = 0.42; kappa = (0.8 - 0.42) / 0.58
     assert ag.kappa.n == 10
     assert ag.kappa.kappa == pytest.approx(0.38 / 0.58)
+    # n = 10 < KAPPA_ASYMPTOTIC_N: a seeded bootstrap interval around kappa, not Wald.
+    assert ag.kappa.interval == "bootstrap"
+    assert ag.kappa.ci_low < ag.kappa.kappa < ag.kappa.ci_high
+
+
+def test_kappa_uses_the_asymptotic_interval_from_fifty_items():
+    ag = agreement(AGREE_PAIRS[:10] * 5, "ab")
+    assert (ag.kappa.n, ag.kappa.interval) == (50, "asymptotic")
     assert ag.kappa.ci_low == pytest.approx(ag.kappa.kappa - Z95 * ag.kappa.std)
     assert ag.kappa.ci_high == pytest.approx(min(1.0, ag.kappa.kappa + Z95 * ag.kappa.std))
 
 
 def test_debiased_agreement_uses_the_agree_rule():
-    # Debiased (agree rule): (a,b)->tie, (b,a)->tie, (None,a)->tie; others unchanged.
-    # vs human: a:4 agree, b:3 agree, tie vs b, tie vs a, tie vs tie agree, tie vs a.
+    # Debiased (agree rule): (a,b)->tie, (b,a)->tie; (None,a) has no verdict (a miss,
+    # out of kappa), not a tie. vs human: a:4 agree, b:3 agree, tie vs b, tie vs a,
+    # tie vs tie agree; the missing one against a.
     ag = agreement(AGREE_PAIRS, "debiased")
-    assert ag.ai_missing == 0
-    assert ag.confusion == ((4, 0, 0), (0, 3, 0), (2, 1, 1))
+    assert ag.ai_missing == 1
+    assert ag.confusion == ((4, 0, 0), (0, 3, 0), (1, 1, 1))
     assert (ag.percent.k, ag.percent.n) == (8, 11)
 
 
@@ -234,11 +243,11 @@ def test_debiased_agreement_with_mean_prob_rule():
     pairs = [
         P("a", "b", 0.9, 0.6, human="a"),  # p = 0.75 -> a, agrees
         P("a", "b", 0.4, 0.2, human="a"),  # p = 0.30 -> b, disagrees
-        P("a", "a", None, None, human="tie"),  # undecidable -> tie, agrees
+        P("a", "a", None, None, human="tie"),  # no probability -> no verdict, a miss
     ]
     ag = agreement(pairs, "debiased", rule="mean_prob")
-    assert ag.confusion == ((1, 0, 0), (1, 0, 0), (0, 0, 1))
-    assert ag.percent.k == 2
+    assert ag.confusion == ((1, 0, 0), (1, 0, 0), (0, 0, 0))
+    assert (ag.percent.k, ag.percent.n, ag.ai_missing) == (1, 3, 1)
 
 
 def test_agreement_from_counts_matches_the_per_pair_version():
