@@ -134,6 +134,11 @@ class StatsFilterForm(forms.Form):
             ("judge", "judge"),
         ],
     )
+    combined = forms.BooleanField(
+        required=False,
+        label="Also against the combined consensus",
+        help_text="Gold and audit verdicts pooled, one vote each; a strict majority decides.",
+    )
 
     def __init__(self, *args, options: dict[str, list[str]], **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -264,10 +264,35 @@ def labelset_stats(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse
         principle=data.get("principle", ""),
         category=data.get("category", ""),
     )
-    s = selectors.labelset_statistics(label_set, filters, by=data.get("by", ""))
+    s = selectors.labelset_statistics(
+        label_set, filters, by=data.get("by", ""), combined=bool(data.get("combined"))
+    )
     gate = services.labelset_approval_gate(label_set=label_set, audit=s.audit)
     pb = s.position_bias
-    ag = s.agreements
+    bars = []
+    for ref in s.references:
+        a = s.agreements_by_reference[ref]["debiased"]
+        if a.n_human:
+            bars.append((f"vs {ref}, debiased", a.percent))
+    if s.audit.agreement.n_human:
+        bars.append(("audit gate (per review)", s.audit.agreement.percent))
+    references = [
+        {
+            "key": ref,
+            "name": selectors.REFERENCE_NAMES[ref],
+            "agreements": s.agreements_by_reference[ref],
+            "accuracy": s.accuracy_by_reference[ref],
+            "debiased": s.agreements_by_reference[ref]["debiased"],
+            "rows": [
+                (name, s.agreements_by_reference[ref][name]) for name in ("ab", "ba", "debiased")
+            ],
+            "table": _table_rows(s.agreements_by_reference[ref]["debiased"]),
+            "calibration": s.calibration_by_reference[ref],
+            "calibration_n": sum(b.n for b in s.calibration_by_reference[ref]),
+            "reliability_chart": charts.reliability(s.calibration_by_reference[ref]),
+        }
+        for ref in s.references
+    ]
     context = {
         "team": team,
         "membership": membership,
@@ -275,6 +300,9 @@ def labelset_stats(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse
         "form": form,
         "s": s,
         "gate": gate,
+        "references": references,
+        "combined_rule": services.COMBINED_RULE,
+        "can_review": membership.can(Capability.REVIEW_LABELS),
         "bias_chart": charts.rate_bars(
             [
                 ("consistent", pb.consistency),
@@ -285,29 +313,31 @@ def labelset_stats(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse
             title="Position bias (Zheng et al. 2023)",
         ),
         "agreement_chart": charts.rate_bars(
-            [
-                ("order AB only", ag["ab"].percent),
-                ("order BA only", ag["ba"].percent),
-                (f"debiased ({label_set.rule})", ag["debiased"].percent),
-                ("audit (in-app reviews)", s.audit.agreement.percent),
-            ],
-            title="AI–human agreement",
-            reference=gate.min_agreement,
-        ),
-        "reliability_chart": charts.reliability(s.calibration),
-        "confusions": [
-            (name, a, _confusion_rows(a))
-            for name, a in (("ab", ag["ab"]), ("ba", ag["ba"]), ("debiased", ag["debiased"]))
-        ],
+            bars, title="AI–human agreement", reference=gate.min_agreement
+        )
+        if bars
+        else "",
+        "auditor_table": _rater_rows(s.auditor_vs_gold.overall) if s.auditor_vs_gold else [],
     }
     return render_partial(request, "labelling/labelset_stats.html", "stats", context)
 
 
-def _confusion_rows(a: stats.Agreement) -> list[tuple[str, list[tuple[int, str]], int]]:
-    total = sum(sum(r) for r in a.confusion)
+def _table_rows(a: stats.Agreement) -> list[tuple[str, list[tuple[int, str]], int]]:
+    """The AI x human table (rows a, b, tie, no verdict; columns a, b, tie, both_bad)."""
+    total = a.n_human
+    names = {"none": "no verdict"}
     return [
-        (label, [(c, charts.heat(c, total)) for c in row], sum(row))
-        for label, row in zip(a.labels, a.confusion, strict=True)
+        (names.get(label, label), [(c, charts.heat(c, total)) for c in row], sum(row))
+        for label, row in zip(a.table_rows, a.table, strict=True)
+    ]
+
+
+def _rater_rows(r: stats.RaterAgreement) -> list[tuple[str, list[tuple[int, str]], int]]:
+    total = sum(sum(row) for row in r.table)
+    names = {"both_bad": "both unacceptable"}
+    return [
+        (names.get(label, label), [(c, charts.heat(c, total)) for c in row], sum(row))
+        for label, row in zip(r.labels, r.table, strict=True)
     ]
 
 

@@ -6,7 +6,12 @@ import pytest
 from django.urls import reverse
 
 from labelling import formats, selectors, services, stats
-from labelling.templatetags.labelling_tags import fmt_num, fmt_pct
+from labelling.templatetags.labelling_tags import (
+    fmt_kappa_ci,
+    fmt_num,
+    fmt_pct,
+    kappa_interval_name,
+)
 
 from .jobs import run_job
 from .labelling_fixtures import JUDGE, assert_same, assert_same_bias, hand_pairs, ids
@@ -53,7 +58,7 @@ def test_every_figure_on_the_page_equals_the_statistics_module(client_for, viewe
     for source in ("ab", "ba", "debiased"):
         a = stats.agreement(pairs, source)
         assert ids(html, f"agree-{source}") == fmt_pct(a.percent.rate)
-        kappa = f"{fmt_num(a.kappa.kappa)} [{fmt_num(a.kappa.ci_low)}, {fmt_num(a.kappa.ci_high)}]"
+        kappa = f'{fmt_num(a.kappa.kappa)}</td><td class="num kappa-ci" title="{kappa_interval_name(a.kappa)}">{fmt_kappa_ci(a.kappa)}<'
         assert kappa in html
     # The selector's SQL aggregation gives the very same dataclasses.
     s = selectors.labelset_statistics(hand_set)
@@ -145,7 +150,7 @@ def test_pandalm_annotator_agreement_on_the_page_matches_the_published_kappas(
     ha = stats.human_agreement(formats.human_reviews(formats.import_pandalm(data)))
     for pair, published in zip(ha.pairwise, ("0.85", "0.88", "0.86"), strict=True):
         assert f"{pair.kappa.kappa:.2f}" == published
-        assert f">{fmt_num(pair.kappa.kappa)} [" in html
+        assert f">{fmt_num(pair.kappa.kappa)}</td>" in html
     assert ids(html, "hh-fleiss") == fmt_num(ha.fleiss_kappa)
     assert ids(html, "hh-alpha") == fmt_num(ha.krippendorff_alpha)
     assert "999 items" in html

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from labelling import selectors, services
 from labelling.models import LabelSet
-from labelling.templatetags.labelling_tags import fmt_num, fmt_p, fmt_pct
+from labelling.templatetags.labelling_tags import fmt_kappa_ci, fmt_num, fmt_p, fmt_pct
 
 
 def _rate(r) -> str:
@@ -18,7 +18,8 @@ def _rate(r) -> str:
 
 
 def _kappa(k) -> str:
-    return f"{fmt_num(k.kappa)} [{fmt_num(k.ci_low)}, {fmt_num(k.ci_high)}] (n = {k.n})"
+    how = f", {k.interval}" if k.has_interval else ""
+    return f"{fmt_num(k.kappa)} {fmt_kappa_ci(k)} (n = {k.n}{how})"
 
 
 class Command(BaseCommand):
@@ -30,7 +31,16 @@ class Command(BaseCommand):
         parser.add_argument("--judge", default="")
         parser.add_argument("--principle", default="")
         parser.add_argument("--category", default="")
-        parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+        parser.add_argument(
+            "--combined",
+            action="store_true",
+            help="also compare the AI with the combined consensus of gold and audit",
+        )
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            help="print the figures as strict JSON (null = undefined)",
+        )
 
     def handle(
         self, *args, labelset_id: int, by: str, judge: str, principle: str, category: str, **options
@@ -39,11 +49,15 @@ class Command(BaseCommand):
         if label_set is None:
             raise CommandError(f"No label set with id {labelset_id}.")
         s = selectors.labelset_statistics(
-            label_set, selectors.Filters(judge=judge, principle=principle, category=category), by=by
+            label_set,
+            selectors.Filters(judge=judge, principle=principle, category=category),
+            by=by,
+            combined=options["combined"],
         )
         gate = services.labelset_approval_gate(label_set=label_set, audit=s.audit)
         if options["json"]:
-            self.stdout.write(json.dumps(_as_json(s, gate), indent=2))
+            # Strict JSON: an undefined figure is null; a NaN that escaped would raise here.
+            self.stdout.write(json.dumps(_as_json(s, gate), indent=2, allow_nan=False))
             return
         w = self.stdout.write
         pb = s.position_bias
@@ -63,22 +77,41 @@ class Command(BaseCommand):
         w(
             f"  binomial test          p = {fmt_p(t.p_value)} ({t.k} first-slot of {t.n} inconsistent)"
         )
-        w("\nAI-human agreement (percent with Wilson 95%; Cohen's kappa with asymptotic 95%)")
-        for name in ("ab", "ba", "debiased"):
-            a = s.agreements[name]
-            w(f"  {name:<9} {_rate(a.percent)}  kappa {_kappa(a.kappa)}")
         w(
-            f"  order-averaged accuracy (LLMBar Acc.) {fmt_pct(s.accuracy.accuracy)} "
-            f"({s.accuracy.ab.k + s.accuracy.ba.k} / {s.accuracy.ab.n + s.accuracy.ba.n})"
+            "\nAI-human agreement (percent with Wilson 95%; Cohen's kappa; a missing AI verdict "
+            "is a miss in percent and left out of kappa)"
         )
-        a = s.agreements["debiased"]
-        w(
-            f"  confusion (debiased; rows AI a/b/tie, columns human a/b/tie): {[list(r) for r in a.confusion]}"
-        )
-        w(
-            f"  left out: {a.excluded_no_human} without a human label, {a.excluded_both_bad} both unacceptable; "
-            f"{a.ai_missing} without an AI verdict"
-        )
+        w(f"  {s.gold_count} comparisons with a gold label, {s.audit_count} with an in-app review")
+        for ref in s.references:
+            acc = s.accuracy_by_reference[ref]
+            w(f"  against {selectors.REFERENCE_NAMES[ref]}:")
+            for name in ("ab", "ba", "debiased"):
+                a = s.agreements_by_reference[ref][name]
+                w(f"    {name:<9} {_rate(a.percent)}  kappa {_kappa(a.kappa)}")
+            w(
+                f"    order-averaged accuracy (LLMBar Acc.) {fmt_pct(acc.accuracy)} "
+                f"({acc.ab.k + acc.ba.k} / {acc.ab.n + acc.ba.n})"
+            )
+            a = s.agreements_by_reference[ref]["debiased"]
+            w(
+                "    table (debiased; rows AI a/b/tie/none, columns human a/b/tie/both_bad): "
+                f"{[list(r) for r in a.table]}"
+            )
+            w(
+                f"    {a.excluded_no_human} without a human label, {a.excluded_both_bad} both "
+                f"unacceptable (not in percent or kappa); {a.ai_missing} without an AI verdict"
+            )
+        if "combined" in s.references:
+            w(f"  combined consensus rule: {services.COMBINED_RULE}")
+        ag = s.auditor_vs_gold
+        if ag is not None:
+            w(
+                f"\nAuditors vs gold: {ag.n_with_gold} of {ag.n_reviews} in-app reviews are on a "
+                f"comparison with a gold label; agreement {_rate(ag.overall.percent)}; "
+                f"kappa {_kappa(ag.overall.kappa)}"
+            )
+            for name, r in ag.by_reviewer:
+                w(f"  {name}: {_rate(r.percent)}; kappa {_kappa(r.kappa)}")
         w(
             f"\nAudit: {gate.n_reviews} in-app reviews; agreement {_rate(gate.agreement.percent)}; "
             f"gate {'met' if gate.passes else 'not met: ' + '; '.join(gate.shortfalls)}"
@@ -119,8 +152,23 @@ def _as_json(s: selectors.LabelSetStatistics, gate: services.ApprovalGate) -> di
     return {
         "label_set": s.label_set.pk,
         "position_bias": s.position_bias.as_dict(),
+        "primary_reference": s.primary,
         "agreements": {k: v.as_dict() for k, v in s.agreements.items()},
         "accuracy": s.accuracy.as_dict(),
+        "agreements_by_reference": {
+            ref: {k: v.as_dict() for k, v in by.items()}
+            for ref, by in s.agreements_by_reference.items()
+        },
+        "accuracy_by_reference": {k: v.as_dict() for k, v in s.accuracy_by_reference.items()},
+        "combined_rule": services.COMBINED_RULE if "combined" in s.references else None,
+        "auditor_vs_gold": None
+        if s.auditor_vs_gold is None
+        else {
+            "n_reviews": s.auditor_vs_gold.n_reviews,
+            "n_with_gold": s.auditor_vs_gold.n_with_gold,
+            "overall": s.auditor_vs_gold.overall.as_dict(),
+            "by_reviewer": {n: r.as_dict() for n, r in s.auditor_vs_gold.by_reviewer},
+        },
         "human": s.human.as_dict(),
         "calibration": [b.as_dict() for b in s.calibration],
         "audit": {
@@ -133,6 +181,7 @@ def _as_json(s: selectors.LabelSetStatistics, gate: services.ApprovalGate) -> di
                 "value": r.value,
                 "position_bias": r.position_bias.as_dict(),
                 "agreement": r.agreement.as_dict(),
+                "agreements_by_reference": {k: v.as_dict() for k, v in r.agreements.items()},
             }
             for r in s.slices
         ],
