@@ -245,6 +245,7 @@ MATRIX: list[Case] = [
     Case("promptset_detail", "get", _team("promptset_detail", "prompt_set"), READ),
     Case("model_list", "get", _team("model_list"), READ),
     Case("model_list", "post", _team("model_list"), WRITE, _model_data),
+    Case("model_detail", "get", _team("model_detail", "model"), READ),
     # --- api (every operation of /api/v1/ is in tests/api/test_permissions.py) ----
     Case("api", "get", lambda w: "/api/v1/openapi.json", OPEN, label="api openapi.json"),
     Case("api_tokens", "get", _team("api_tokens"), READ),

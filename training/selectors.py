@@ -421,3 +421,101 @@ def run_queue_position(run: Run) -> dict[str, Any]:
         "shards_ahead": shards_ahead,
         "running_anywhere": RunShard.objects.filter(status=RunStatus.RUNNING).count(),
     }
+
+
+# --------------------------------------------------------------------- model page
+
+
+@dataclass(frozen=True)
+class TrainedFrom:
+    """One step up a model's lineage: the run that made it and what that run took."""
+
+    model: ModelEntry
+    run: Run
+    inputs: list[tuple[str, Any]]
+
+
+@dataclass(frozen=True)
+class JudgeCalibration:
+    """One calibration of a judge model on a gold set (figures from ``run.result``)."""
+
+    run: Run
+    gold_set: Any
+    figures: dict[str, Any]
+
+
+def run_inputs(run: Run) -> list[tuple[str, Any]]:
+    """(label, object) of each input the run's kind took, in the kind's order."""
+    rows = []
+    for rule in run.spec.inputs:
+        value = getattr(run, rule.run_field, None)
+        if value not in (None, ""):
+            rows.append((rule.label, value))
+    return rows
+
+
+def model_get(*, team: Team, pk: int) -> ModelEntry:
+    from django.http import Http404
+
+    entry = (
+        ModelEntry.objects.filter(team=team, pk=pk)
+        .select_related("source_run", "created_by")
+        .first()
+    )
+    if entry is None:
+        raise Http404("No such model.")
+    return entry
+
+
+def model_lineage(entry: ModelEntry, *, limit: int = 20) -> list[TrainedFrom]:
+    """The chain of runs that made ``entry``: its run, the run that made that run's
+    starting model, and so on up to a model nobody here trained (``limit`` steps)."""
+    chain: list[TrainedFrom] = []
+    seen: set[int] = set()
+    current: ModelEntry | None = entry
+    while current is not None and current.source_run_id and len(chain) < limit:
+        run = (
+            Run.objects.select_related(
+                "constitution_version__constitution",
+                "prompt_set",
+                "model",
+                "judge_model",
+                "base_model",
+                "label_set",
+                "source_run",
+            )
+            .filter(pk=current.source_run_id)
+            .first()
+        )
+        if run is None or run.pk in seen:
+            break
+        seen.add(run.pk)
+        chain.append(TrainedFrom(model=current, run=run, inputs=run_inputs(run)))
+        current = run.model if run.model_id != current.pk else None
+    return chain
+
+
+def model_runs(entry: ModelEntry, *, limit: int = 50) -> QuerySet[Run]:
+    """The newest runs that used ``entry`` in any role (policy, judge, base)."""
+    return (
+        Run.objects.filter(
+            Q(model_id=entry.pk) | Q(judge_model_id=entry.pk) | Q(base_model_id=entry.pk)
+        )
+        .select_related("constitution_version__constitution", "created_by")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+
+
+def judge_calibrations(entry: ModelEntry) -> list[JudgeCalibration]:
+    """Every finished calibration of ``entry`` as a judge, oldest first: the runs whose
+    result carries gold-set figures (``result["calibration"]``), whatever their kind."""
+    runs = (
+        Run.objects.filter(judge_model_id=entry.pk, result__has_key="calibration")
+        .select_related("label_set", "constitution_version__constitution")
+        .order_by("created_at", "pk")
+    )
+    return [
+        JudgeCalibration(run=run, gold_set=run.label_set, figures=run.result["calibration"])
+        for run in runs
+        if isinstance(run.result.get("calibration"), dict)
+    ]

@@ -20,4 +20,5 @@ urlpatterns = [
     path("t/<slug:slug>/prompt-sets/", catalog.promptset_list, name="promptset_list"),
     path("t/<slug:slug>/prompt-sets/<int:pk>/", catalog.promptset_detail, name="promptset_detail"),
     path("t/<slug:slug>/models/", catalog.model_list, name="model_list"),
+    path("t/<slug:slug>/models/<int:pk>/", catalog.model_detail, name="model_detail"),
 ]

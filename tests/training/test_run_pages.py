@@ -502,6 +502,16 @@ def test_every_recipe_starts_its_kind_through_run_start(setup, cast) -> None:
     from django.conf import settings
 
     s, slug = setup, setup["team"].slug
+    # Calibration needs a gold label set (a pair whose right answer a person gave).
+    from labelling.formats import NO_JUDGE, LabelRecord
+    from labelling.services import labelset_create_from_pairs
+
+    gold = labelset_create_from_pairs(
+        team=s["team"],
+        user=cast["author"],
+        name="gold pairs",
+        records=[LabelRecord("g1", "p", "a", "b", NO_JUDGE, None, None, human="a")],
+    )
     inputs = {
         "critique_revision": (
             "--version",
@@ -549,6 +559,14 @@ def test_every_recipe_starts_its_kind_through_run_start(setup, cast) -> None:
             str(s["version"].pk),
             "--prompt-set",
             "locks",
+        ),
+        "calibration": (
+            "--label-set",
+            str(gold.pk),
+            "--judge",
+            "fake",
+            "--version",
+            str(s["version"].pk),
         ),
     }
     recipes = Path(settings.BASE_DIR) / "training" / "recipes" / "runs"

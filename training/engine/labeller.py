@@ -70,6 +70,9 @@ class PairToLabel:
     prompt: str
     response_a: str
     response_b: str
+    # A question of the pair's own instead of the principles' (a gold set whose two
+    # "responses" are verdicts about a dialogue, e.g. harmful or ethical).
+    question: str = ""
 
 
 @dataclass(frozen=True)
@@ -122,28 +125,39 @@ def comparison_question(principle: PrincipleSpec | None) -> str:
 
 
 def build_comparison_messages(
-    prompt: str, first_answer: str, second_answer: str, principle: PrincipleSpec | None
+    prompt: str,
+    first_answer: str,
+    second_answer: str,
+    principle: PrincipleSpec | None,
+    question: str = "",
 ) -> Messages:
     """One user turn asking which of two answers is better; the next token is the letter.
 
     ``first_answer`` fills slot (A) and ``second_answer`` slot (B). The principle's
-    comparison question comes after both answers (see the module docstring for why).
+    comparison question (or ``question``, when given) comes after both answers (see
+    the module docstring for why).
     """
     text = COMPARISON_TEMPLATE.format(
         intro=COMPARISON_INTRO,
         prompt=prompt.strip(),
         first=first_answer.strip(),
         second=second_answer.strip(),
-        question=comparison_question(principle),
+        question=question.strip() or comparison_question(principle),
     )
     return ({"role": "user", "content": text},)
 
 
 def cot_messages(
-    prompt: str, first_answer: str, second_answer: str, principle: PrincipleSpec | None
+    prompt: str,
+    first_answer: str,
+    second_answer: str,
+    principle: PrincipleSpec | None,
+    question: str = "",
 ) -> Messages:
     """The comparison, asking for a short reasoning first instead of the letter."""
-    (message,) = build_comparison_messages(prompt, first_answer, second_answer, principle)
+    (message,) = build_comparison_messages(
+        prompt, first_answer, second_answer, principle, question
+    )
     text = message["content"].rsplit("\n", 1)[0] + "\n" + COT_INSTRUCTION
     return ({"role": "user", "content": text},)
 
@@ -262,7 +276,7 @@ def label_pairs(
             ):
                 builder = cot_messages if mode == "cot" else build_comparison_messages
                 requests = tuple(
-                    ChatRequest(builder(pair.prompt, first, second, principle))
+                    ChatRequest(builder(pair.prompt, first, second, principle, pair.question))
                     for principle in drawn
                 )
                 jobs.append(_Job(position, order, requests))

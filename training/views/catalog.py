@@ -123,3 +123,37 @@ def model_list(request: HttpRequest, slug: str) -> HttpResponse:
         "can_register": membership.can(Capability.LAUNCH_RUNS),
     }
     return render(request, "training/models.html", context, status=status)
+
+
+def model_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """One model: the runs that made it (what each trained on, lineage one click away),
+    the runs that used it, and for a judge its calibrations on gold sets over time."""
+    from labelling import charts as label_charts
+    from labelling.stats import wilson_rate
+
+    team, membership = team_for(request, slug)
+    entry = selectors.model_get(team=team, pk=pk)
+    calibrations = selectors.judge_calibrations(entry)
+    chart = None
+    if calibrations:
+        chart = label_charts.rate_bars(
+            [
+                (
+                    f"#{c.run.pk} {c.run.created_at:%Y-%m-%d}",
+                    wilson_rate(int(c.figures["accuracy"]["k"]), int(c.figures["accuracy"]["n"])),
+                )
+                for c in calibrations
+            ],
+            title=f"{entry.name}: accuracy on gold sets (Wilson 95%; dashed: chance)",
+            reference=0.5,
+        )
+    context = {
+        "team": team,
+        "membership": membership,
+        "entry": entry,
+        "lineage": selectors.model_lineage(entry),
+        "runs": selectors.model_runs(entry),
+        "calibrations": calibrations,
+        "calibration_chart": chart,
+    }
+    return render(request, "training/model_detail.html", context)
