@@ -28,14 +28,14 @@ DB_NAME = "cai_web_bench_import"
 VERDICTS = ("a", "b", "tie")
 
 
-def ensure_database(base: str) -> str:
+def ensure_database(base: str, name: str) -> str:
     import psycopg
 
     with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone()
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
-            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    return f"{base}/{DB_NAME}"
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{base}/{name}"
 
 
 def write_file(path: Path, n: int, use_gzip: bool) -> None:
@@ -65,10 +65,12 @@ def main() -> None:
     parser.add_argument("--labels", type=int, default=1_000_000)
     parser.add_argument("--gzip", action="store_true")
     parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--db", default=DB_NAME, help=f"database name (default {DB_NAME})")
+    parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the import here")
     args = parser.parse_args()
 
     base = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-    os.environ["DATABASE_URL"] = ensure_database(base)
+    os.environ["DATABASE_URL"] = ensure_database(base, args.db)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cai_web.settings")
     import django
 
@@ -110,16 +112,40 @@ def main() -> None:
         upload_path=str(upload),
         upload_name=path.name,
     )
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        backend = cur.fetchone()[0]
+
+    def backend_cpu() -> float:
+        """CPU seconds of this connection's PostgreSQL server process (same host)."""
+        try:
+            fields = Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     load = os.getloadavg()
+    pg_cpu = backend_cpu()
     start, cpu = time.perf_counter(), time.process_time()
-    job = labelset_import_run(job.pk, batch_size=args.batch)
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        job = profiler.runcall(labelset_import_run, job.pk, batch_size=args.batch)
+        profiler.dump_stats(args.profile)
+    else:
+        job = labelset_import_run(job.pk, batch_size=args.batch)
     end, cpu = time.perf_counter(), time.process_time() - cpu
+    pg_cpu = backend_cpu() - pg_cpu
     assert job is not None and job.status == "done", (job and job.status, job and job.error)
     label_set = LabelSet.objects.get(pk=job.result_id)
     assert label_set.ai_label_count == args.labels == label_set.comparison_count
     print(
         f"{args.labels:,} labels ({'gzip' if args.gzip else 'plain'}), batch {args.batch}: "
-        f"{end - start:.1f} s ({cpu:.1f} s CPU in this process, the rest PostgreSQL or waiting)"
+        f"{end - start:.1f} s ({cpu:.1f} s CPU in this process, {pg_cpu:.1f} s in its "
+        "PostgreSQL server process, the rest waiting for a core or the disk)"
     )
     print(f"{args.labels / (end - start):,.0f} labels/s")
     print(

@@ -195,8 +195,73 @@ def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
+_KNOWN_FIELDS = frozenset(ALL_FIELDS)
+_VERDICT_OR_NONE = frozenset((*VERDICTS, None))
+_HUMAN_OR_NONE = frozenset((*HUMAN_VERDICTS, None))
+
+
+def _record_fast(obj: Any) -> LabelRecord | None:
+    """The well-formed common case checked inline (a million-line import spends most of
+    its parsing here); None sends the line to the full check, which says what is wrong.
+    Accepts only what :func:`_record_from_object` accepts, and builds the same record."""
+    if type(obj) is not dict or not _KNOWN_FIELDS.issuperset(obj):
+        return None
+    get = obj.get
+    rid, prompt, judge = get("id"), get("prompt"), get("judge")
+    resp_a, resp_b = get("response_a"), get("response_b")
+    if not (
+        type(rid) is str
+        and type(prompt) is str
+        and type(judge) is str
+        and type(resp_a) is str
+        and type(resp_b) is str
+        and rid.strip()
+        and prompt.strip()
+        and judge.strip()
+        and "verdict_ab" in obj
+        and "verdict_ba" in obj
+        and get("humans") is None
+    ):
+        return None
+    v_ab, v_ba, human = obj["verdict_ab"], obj["verdict_ba"], get("human")
+    p_ab, p_ba = get("p_a_ab"), get("p_a_ba")
+    principle, metadata = get("principle"), get("metadata")
+    try:
+        if v_ab not in _VERDICT_OR_NONE or v_ba not in _VERDICT_OR_NONE:
+            return None
+        if human not in _HUMAN_OR_NONE:
+            return None
+    except TypeError:  # an unhashable value (a list, an object): not a verdict
+        return None
+    for p in (p_ab, p_ba):
+        if p is not None and not ((type(p) is float or type(p) is int) and 0.0 <= p <= 1.0):
+            return None  # NaN fails the range too
+    if principle is not None and (type(principle) is not str or not principle.strip()):
+        return None
+    if metadata is not None and type(metadata) is not dict:
+        return None
+    return LabelRecord(
+        id=rid,
+        prompt=prompt,
+        response_a=resp_a,
+        response_b=resp_b,
+        judge=judge,
+        verdict_ab=v_ab,
+        verdict_ba=v_ba,
+        p_a_ab=None if p_ab is None else float(p_ab),
+        p_a_ba=None if p_ba is None else float(p_ba),
+        human=human,
+        humans=(),
+        principle=principle,
+        metadata=metadata or {},
+    )
+
+
 def _record_from_object(obj: Any) -> tuple[LabelRecord | None, list[str]]:
     """Validate one decoded JSON value; returns (record, []) or (None, problems)."""
+    fast = _record_fast(obj)
+    if fast is not None:
+        return fast, []
     if not isinstance(obj, dict):
         return None, [f"expected a JSON object, got {_type_name(obj)}"]
     problems: list[str] = []
