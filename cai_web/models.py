@@ -41,6 +41,10 @@ class Team(models.Model):
     # label set needs before it may train anything.
     min_audit_agreement = models.FloatField(default=0.7)
     min_audit_reviews = models.PositiveIntegerField(default=20)
+    # DPO and reward training ask for an explicit confirmation when more than this
+    # share of the label set's AI labels is position-inconsistent (labelling's
+    # labelset_training_risk; the launch form and the kind's check both enforce it).
+    confirm_inconsistent_above = models.FloatField(default=0.25)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -94,23 +94,39 @@ class ReviewForm(forms.Form):
 
 
 class DecisionForm(forms.Form):
-    action = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    action = forms.ChoiceField(
+        choices=[("approve", "Approve"), ("reject", "Reject"), ("reopen", "Reopen")]
+    )
     reason = forms.CharField(required=False, max_length=5000)
 
 
 class AuditSettingsForm(forms.ModelForm):
     class Meta:
         model = Team
-        fields = ["min_audit_agreement", "min_audit_reviews"]
+        fields = ["min_audit_agreement", "min_audit_reviews", "confirm_inconsistent_above"]
         labels = {
             "min_audit_agreement": "Minimum audited agreement (0–1)",
             "min_audit_reviews": "Minimum audited reviews",
+            "confirm_inconsistent_above": "Ask to confirm DPO / reward training above this "
+            "position-inconsistent share (0–1)",
+        }
+        help_texts = {
+            "min_audit_reviews": "A set with fewer comparisons than this can be approved "
+            "once every comparison is reviewed in the app.",
+            "confirm_inconsistent_above": "The share of AI labels whose two presentation "
+            "orders disagree; 1 never asks.",
         }
 
     def clean_min_audit_agreement(self):
         value = self.cleaned_data["min_audit_agreement"]
         if not 0.0 <= value <= 1.0:
             raise forms.ValidationError("Give a share between 0 and 1, e.g. 0.8.")
+        return value
+
+    def clean_confirm_inconsistent_above(self):
+        value = self.cleaned_data["confirm_inconsistent_above"]
+        if not 0.0 <= value <= 1.0:
+            raise forms.ValidationError("Give a share between 0 and 1, e.g. 0.25.")
         return value
 
     def clean_min_audit_reviews(self):

@@ -72,6 +72,34 @@ class LabelSet(models.Model):
         return self.status == self.Status.APPROVED
 
 
+class LabelSetDecision(models.Model):
+    """One step of a label set's approval history: approved, rejected or reopened.
+
+    Written by the approval services only; the label set's own ``status`` and
+    ``decided_*`` fields hold the latest step, this table every step.
+    """
+
+    class Action(models.TextChoices):
+        APPROVE = "approve", "Approved"
+        REJECT = "reject", "Rejected"
+        REOPEN = "reopen", "Reopened"
+
+    label_set = models.ForeignKey(LabelSet, on_delete=models.CASCADE, related_name="decisions")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    status_before = models.CharField(max_length=10)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.label_set_id} by {self.user_id}"
+
+
 class LabelSetOverride(models.Model):
     """Someone used an unapproved label set anyway, and said why."""
 
@@ -141,6 +169,8 @@ class Comparison(models.Model):
                 name="comparison_reviewed_idx",
                 condition=models.Q(review_count__gt=0),
             ),
+            # The label-set page's comparison table pages by id within a set (keyset).
+            models.Index(fields=["label_set", "id"], name="comparison_set_id_idx"),
         ]
 
     def __str__(self) -> str:

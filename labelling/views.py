@@ -169,6 +169,7 @@ def labelset_detail(request: HtmxHttpRequest, slug: str, pk: int) -> HttpRespons
             "gate": services.labelset_approval_gate(label_set=label_set),
             "queues": selectors.queue_list(label_set),
             "overrides": label_set.overrides.select_related("user")[:10],
+            "decisions": label_set.decisions.select_related("user")[:20],
             "can_review": membership.can(Capability.REVIEW_LABELS),
             "can_approve": membership.can(Capability.APPROVE_LABELS),
             "decision_form": DecisionForm(),
@@ -182,18 +183,18 @@ def labelset_decide(request: HtmxHttpRequest, slug: str, pk: int) -> HttpRespons
     label_set = selectors.labelset_get(team=team, pk=pk)
     form = DecisionForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose approve or reject.")
+        messages.error(request, "Choose approve, reject or reopen.")
         return redirect("labelset_detail", slug=team.slug, pk=pk)
+    action, reason = form.cleaned_data["action"], form.cleaned_data["reason"]
     try:
-        if form.cleaned_data["action"] == "approve":
-            services.labelset_approve(
-                label_set=label_set, user=request.user, reason=form.cleaned_data["reason"]
-            )
+        if action == "approve":
+            services.labelset_approve(label_set=label_set, user=request.user, reason=reason)
             messages.success(request, f"{label_set.name} is approved.")
+        elif action == "reopen":
+            services.labelset_reopen(label_set=label_set, user=request.user, reason=reason)
+            messages.success(request, f"{label_set.name} is open again.")
         else:
-            services.labelset_reject(
-                label_set=label_set, user=request.user, reason=form.cleaned_data["reason"]
-            )
+            services.labelset_reject(label_set=label_set, user=request.user, reason=reason)
             messages.success(request, f"{label_set.name} is rejected.")
     except services.LabellingError as exc:
         messages.error(request, str(exc))
@@ -236,6 +237,7 @@ def audit_settings(request: HtmxHttpRequest, slug: str) -> HttpResponse:
                     team=team,
                     min_audit_agreement=form.cleaned_data["min_audit_agreement"],
                     min_audit_reviews=form.cleaned_data["min_audit_reviews"],
+                    confirm_inconsistent_above=form.cleaned_data["confirm_inconsistent_above"],
                 )
             except services.LabellingError as exc:
                 form_error(form, exc)

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 from .approval import (
     ApprovalGate,
+    TrainingRisk,
     labelset_approval_gate,
     labelset_approve,
     labelset_reject,
+    labelset_reopen,
     labelset_require_approved,
+    labelset_require_confirmed,
+    labelset_training_risk,
+    labelset_training_risks,
     team_audit_settings_update,
 )
 from .common import (
@@ -57,6 +62,7 @@ __all__ = [
     "gold_labels_add",
     "human_verdicts_of",
     "ApprovalGate",
+    "TrainingRisk",
     "BATCH",
     "CHOICES",
     "EXPORT_FORMATS",
@@ -80,6 +86,10 @@ __all__ = [
     "labelset_import_start",
     "labelset_refresh_tallies",
     "labelset_reject",
+    "labelset_reopen",
+    "labelset_require_confirmed",
+    "labelset_training_risk",
+    "labelset_training_risks",
     "labelset_require_approved",
     "queue_create",
     "queue_rebuild",

@@ -48,13 +48,17 @@ def test_the_gate_opens_once_enough_reviews_agree(team, queue, auditor):
 
 
 def test_the_gate_follows_the_team_thresholds_not_the_reading(team, queue, auditor):
-    _review_all(queue, auditor)
+    items = QueueItem.objects.filter(queue=queue).select_related("comparison")
+    for item in list(items)[:11]:
+        services.review_submit(
+            queue=queue, comparison=item.comparison, reviewer=auditor, choice="first"
+        )
     audit = selectors.audit_summary(queue.label_set)
-    _gate(team, reviews=13, agreement=0.0)
+    _gate(team, reviews=12, agreement=0.0)
     gate = services.labelset_approval_gate(label_set=queue.label_set, audit=audit)
     assert gate.audit is audit
     assert gate.shortfalls == (
-        "12 audited comparison(s) with an a/b/tie verdict, the team requires 13",
+        "11 audited comparison(s) with an a/b/tie verdict, the team requires 12",
     )
 
 
@@ -105,3 +109,86 @@ def test_the_pages_and_the_command_show_the_services_decision(client_for, team, 
     gate = services.labelset_approval_gate(label_set=label_set)
     assert report["audit"]["passes"] is gate.passes is True
     assert report["audit"]["n_reviews"] == gate.n_reviews == 12
+
+
+# ---- issue 11, problem 8: small sets, the disabled button's reason, reopening, history
+
+
+def test_a_set_smaller_than_the_team_minimum_is_approvable_once_every_comparison_is_reviewed(
+    team, queue, auditor
+):
+    _gate(team, reviews=20, agreement=0.0)  # the set has 12 comparisons
+    label_set = queue.label_set
+    items = list(QueueItem.objects.filter(queue=queue).select_related("comparison"))
+    for item in items[:-1]:
+        services.review_submit(
+            queue=queue, comparison=item.comparison, reviewer=auditor, choice="first"
+        )
+    gate = services.labelset_approval_gate(label_set=label_set)
+    assert gate.small_set and not gate.passes
+    assert gate.shortfalls == (
+        "11 of the set's 12 comparisons reviewed in the app; a set smaller than the team "
+        "minimum of 20 needs every comparison reviewed",
+    )
+    with pytest.raises(services.LabellingError, match="11 of the set's 12"):
+        services.labelset_approve(label_set=label_set, user=auditor)
+    services.review_submit(
+        queue=queue, comparison=items[-1].comparison, reviewer=auditor, choice="first"
+    )
+    gate = services.labelset_approval_gate(label_set=label_set)
+    assert gate.passes and gate.comparisons_reviewed == 12
+    services.labelset_approve(label_set=label_set, user=auditor)
+    assert LabelSet.objects.get(pk=label_set.pk).status == "approved"
+
+
+def test_a_small_set_still_needs_the_agreement(team, queue, auditor):
+    _gate(team, reviews=20, agreement=1.0)
+    _review_all(queue, auditor, choice="tie")
+    gate = services.labelset_approval_gate(label_set=queue.label_set)
+    assert not gate.passes and len(gate.shortfalls) == 1
+    assert gate.shortfalls[0].endswith("the team requires 100%")
+
+
+def test_the_disabled_approve_button_says_why(client_for, team, review_set, auditor):
+    _gate(team, reviews=5, agreement=0.8)
+    body = (
+        client_for(auditor)
+        .get(reverse("labelset_detail", args=[team.slug, review_set.pk]))
+        .content.decode()
+    )
+    button = body.split('id="approve-button"')[1].split(">")[0]
+    assert "disabled" in button and 'aria-describedby="approve-why"' in button
+    assert "0 audited comparison(s) with an a/b/tie verdict, the team requires 5" in button
+    why = body.split('id="approve-why">')[1].split("</p>")[0]
+    assert why.startswith("Approve is disabled. Not approvable yet: 0 audited")
+
+
+def test_a_rejected_set_can_be_reopened_and_the_history_keeps_every_step(
+    client_for, team, review_set, auditor
+):
+    client = client_for(auditor)
+    url = reverse("labelset_decide", args=[team.slug, review_set.pk])
+    client.post(url, {"action": "reject", "reason": "judge misread the task"})
+    assert LabelSet.objects.get(pk=review_set.pk).status == "rejected"
+    detail = client.get(reverse("labelset_detail", args=[team.slug, review_set.pk]))
+    assert 'id="reopen-button"' in detail.content.decode()
+    response = client.post(url, {"action": "reopen", "reason": "new judge prompt"})
+    assert response.status_code == 302
+    label_set = LabelSet.objects.get(pk=review_set.pk)
+    assert label_set.status == "open" and label_set.decided_by == auditor
+    steps = list(
+        label_set.decisions.order_by("pk").values_list("action", "status_before", "reason")
+    )
+    assert steps == [
+        ("reject", "open", "judge misread the task"),
+        ("reopen", "rejected", "new judge prompt"),
+    ]
+    body = client.get(reverse("labelset_detail", args=[team.slug, review_set.pk])).content.decode()
+    history = body.split('id="decision-history">')[1].split("</ul>")[0]
+    assert "Reopened" in history and "Rejected" in history and "new judge prompt" in history
+
+
+def test_only_a_rejected_set_can_be_reopened(review_set, auditor):
+    with pytest.raises(services.LabellingError, match="Only a rejected label set can be reopened"):
+        services.labelset_reopen(label_set=review_set, user=auditor)
+    assert not review_set.decisions.exists()

@@ -123,7 +123,12 @@ def setup(cast, team, author, fake_model_dir, settings, tmp_path):
         user=author,
         label_set=out,
         model=sft_model,
-        config={"train": {"max_steps": 4}, "override_reason": "pilot before the audit"},
+        config={
+            "train": {"max_steps": 4},
+            "override_reason": "pilot before the audit",
+            # Its one AI label is position-inconsistent: above the team's threshold.
+            "confirm_inconsistent": True,
+        },
     )
     RunMetric.objects.bulk_create(
         [
@@ -322,6 +327,7 @@ def test_each_launch_form_starts_its_kind(setup, cast, client_for) -> None:
             "threshold": 0.6,
             "eval_fraction": 0.2,
             "override_reason": "try",
+            "confirm_inconsistent": "on",  # its one AI label is position-inconsistent
         },
         "evaluation": {
             "policy": s["sft_model"].pk,
@@ -539,6 +545,7 @@ def test_every_recipe_starts_its_kind_through_run_start(setup, cast) -> None:
             "fake",
             "--override-reason",
             "x",
+            "--confirm-inconsistent",
         ),
         "reward": (
             "--label-set",
@@ -547,6 +554,7 @@ def test_every_recipe_starts_its_kind_through_run_start(setup, cast) -> None:
             "fake",
             "--override-reason",
             "x",
+            "--confirm-inconsistent",
         ),
         "evaluation": (
             "--policy",
@@ -568,7 +576,19 @@ def test_every_recipe_starts_its_kind_through_run_start(setup, cast) -> None:
             "--version",
             str(s["version"].pk),
         ),
+        "mining": (
+            "--label-set",
+            str(s["labelling"].output_label_set_id),
+            "--judge",
+            "fake",
+            "--version",
+            str(s["version"].pk),
+        ),
     }
+    # Mining needs a gold label the AI label disagrees with (its verdicts split: a tie).
+    from labelling.services import GoldLabelInput, gold_labels_add
+
+    gold_labels_add(label_set=s["labelling"].output_label_set, labels=[GoldLabelInput("x", "a")])
     recipes = Path(settings.BASE_DIR) / "training" / "recipes" / "runs"
     assert sorted(p.stem for p in recipes.glob("*.yaml")) == sorted(kinds())
     for kind in kinds():

@@ -1,4 +1,5 @@
-"""What DPO and reward-model runs share: the label set input and its approval gate,
+"""What DPO and reward-model runs share: the label set input and its two gates (approval,
+and a confirmation when the set is more position-inconsistent than the team accepts),
 the launch options, and turning a label set's AI labels into training pairs."""
 
 from __future__ import annotations
@@ -33,24 +34,59 @@ class PreferenceLaunchForm(TrainLaunchForm):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Required for a label set that is not approved; recorded and shown.",
     )
+    confirm_inconsistent = forms.BooleanField(
+        required=False,
+        label="Train on it although it is position-inconsistent above the team's threshold",
+        help_text="Needed only for a set marked “confirm” in the table above the form.",
+    )
+    # Shown above the form by training/run_launch.html: each offered set's figures.
+    launch_template = "training/kinds/_preference_risks.html"
 
     def options(self) -> dict[str, Any]:
         return {
             **super().options(),
             "threshold": self.cleaned_data["threshold"],
             "override_reason": (self.cleaned_data.get("override_reason") or "").strip(),
+            "confirm_inconsistent": bool(self.cleaned_data.get("confirm_inconsistent")),
         }
+
+    RISK_ROWS = 20
+
+    def __init__(self, *args: Any, team: Any, **kwargs: Any) -> None:
+        super().__init__(*args, team=team, **kwargs)
+        self.team_threshold_text = f"{team.confirm_inconsistent_above:.0%}"
+
+    def label_set_risks(self) -> list[tuple[Any, Any]]:
+        """(label set, TrainingRisk) of the most recent sets the form offers."""
+        from labelling.services import labelset_training_risks
+
+        field = self.fields["label_set"]
+        sets = list(field.queryset.select_related("team")[: self.RISK_ROWS])  # type: ignore[attr-defined]
+        risks = labelset_training_risks(sets)
+        return [(ls, risks[ls.pk]) for ls in sets]
 
 
 def check(team: Any, inputs: dict[str, Any], options: dict[str, Any], user: Any) -> dict[str, Any]:
-    """The approval gate: an approved set, or a recorded reason to use it anyway.
+    """The label set's gates: an approved set, or a recorded reason to use it anyway;
+    and, above the team's position-inconsistency threshold, a confirmation.
 
     The reason travels in the options as ``override_reason`` (the form's field, the
     command's ``--override-reason``); it is taken out of the config and kept on the run.
+    The confirmation is ``confirm_inconsistent`` (true/false), also taken out.
     """
-    from labelling.services import LabelSetNotApproved, labelset_require_approved
+    from labelling.services import (
+        LabellingError,
+        LabelSetNotApproved,
+        labelset_require_approved,
+        labelset_require_confirmed,
+    )
 
     reason = str(options.pop("override_reason", "") or "").strip()
+    confirmed = options.pop("confirm_inconsistent", False)
+    if not isinstance(confirmed, bool):
+        raise TrainingError(
+            "confirm_inconsistent must be true or false.", field="confirm_inconsistent"
+        )
     label_set = inputs["label_set"]
     try:
         labelset_require_approved(
@@ -59,6 +95,12 @@ def check(team: Any, inputs: dict[str, Any], options: dict[str, Any], user: Any)
     except LabelSetNotApproved as exc:
         # The field to fix is the reason (or the audit, which is not on this form).
         raise TrainingError(str(exc), field="override_reason") from None
+    try:
+        # After the approval gate, so an unapproved set is told that first; run_start is
+        # one transaction, so an override recorded above goes if this refuses.
+        labelset_require_confirmed(label_set, confirmed=confirmed)
+    except LabellingError as exc:
+        raise TrainingError(str(exc), field="confirm_inconsistent") from None
     source = getattr(label_set, "labelling_run", None)
     return {
         "override_reason": "" if label_set.is_approved else reason[:5000],

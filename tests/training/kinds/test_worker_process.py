@@ -213,7 +213,8 @@ def test_the_full_chain_on_the_demo_model_through_a_real_worker(
             user=author,
             label_set=label_set,
             model=sft_model,
-            config={"train": {**train, "learning_rate": 1e-5}},
+            # The tiny random judge's labels are mostly position-inconsistent.
+            config={"train": {**train, "learning_rate": 1e-5}, "confirm_inconsistent": True},
             enqueue=True,
         )
         dpo = _finish(dpo, worker)

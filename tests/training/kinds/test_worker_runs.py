@@ -153,7 +153,11 @@ def test_a_dpo_run_with_an_override_records_the_reason_trains_and_registers(
         user=author,
         label_set=label_set,
         model=tiny,
-        config={"train": {**TRAIN, "beta": 0.1}, "override_reason": "smoke test before the audit"},
+        config={
+            "train": {**TRAIN, "beta": 0.1},
+            "override_reason": "smoke test before the audit",
+            "confirm_inconsistent": True,  # the tiny random judge is mostly inconsistent
+        },
     )
     assert run.override_reason == "smoke test before the audit"
     override = LabelSetOverride.objects.get(label_set=label_set)
@@ -176,7 +180,7 @@ def test_an_approved_label_set_needs_no_override(team, author, labelled, tiny) -
         user=author,
         label_set=LabelSet.objects.get(pk=labelled.output_label_set_id),
         model=tiny,
-        config={"override_reason": "ignored"},
+        config={"override_reason": "ignored", "confirm_inconsistent": True},
     )
     assert run.override_reason == ""
     assert not LabelSetOverride.objects.exists()
@@ -198,7 +202,11 @@ def test_a_reward_run_reports_accuracy_on_held_out_ai_labels_and_human_reviews(
         user=author,
         label_set=label_set,
         model=tiny,
-        config={"train": {**TRAIN, "eval_fraction": 0.34}, "override_reason": "test"},
+        config={
+            "train": {**TRAIN, "eval_fraction": 0.34},
+            "override_reason": "test",
+            "confirm_inconsistent": True,
+        },
     )
     run = execute(run)
     assert run.status == RunStatus.SUCCEEDED, run.error

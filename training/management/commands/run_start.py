@@ -1,7 +1,8 @@
 """Start a run of any kind from a shell, the same way the launch page does.
 
     manage.py run_start dpo --team demo-lab --label-set 4 --model sft-run-3 \\
-        --set train.max_steps=20 --set threshold=0.6 [--override-reason "pilot"] [--wait]
+        --set train.max_steps=20 --set threshold=0.6 [--override-reason "pilot"] \\
+        [--confirm-inconsistent] [--wait]
     manage.py run_start critique_revision --team demo-lab --version "Demo constitution@1" \\
         --prompt-set "HH-RLHF red team (first 64)" --model "SmolLM2-135M-Instruct (demo)" \\
         --recipe training/recipes/runs/critique_revision.yaml --inline
@@ -87,6 +88,11 @@ class Command(BaseCommand):
         parser.add_argument("--shard-size", type=int, default=None)
         parser.add_argument("--override-reason", default=None, help="use an unapproved label set")
         parser.add_argument(
+            "--confirm-inconsistent",
+            action="store_true",
+            help="DPO / reward: train on a label set more position-inconsistent than the team's threshold",
+        )
+        parser.add_argument(
             "--idempotency-key", default="", help="the same key again returns the first run"
         )
         for role, label in _roles().items():
@@ -116,6 +122,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         if o["override_reason"] is not None:
             config["override_reason"] = o["override_reason"]
+        if o["confirm_inconsistent"]:
+            config["confirm_inconsistent"] = True
         refs = {str(k): v for k, v in (recipe.get("inputs") or {}).items()}
         refs.update(
             {key[6:]: value for key, value in o.items() if key.startswith("input_") and value}
