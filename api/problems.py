@@ -131,18 +131,11 @@ def install(api: NinjaAPI) -> None:
 
     @api.exception_handler(ValidationError)
     def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-        errors = [
-            {"field": _loc_field(e.get("loc")), "detail": str(e.get("msg", e))} for e in exc.errors
-        ]
-        first = errors[0] if errors else {"field": None, "detail": "invalid request"}
-        detail = (
-            first["detail"]
-            if len(errors) == 1
-            else "; ".join(
-                f"{e['field']}: {e['detail']}" if e["field"] else e["detail"] for e in errors
-            )
-        )
-        return problem(api, request, 422, detail, field=first["field"], errors=errors)
+        pairs = [(_loc_field(e.get("loc")), str(e.get("msg", e))) for e in exc.errors]
+        errors: list[dict[str, Any]] = [{"field": f, "detail": d} for f, d in pairs]
+        field, first = pairs[0] if pairs else (None, "invalid request")
+        detail = first if len(pairs) == 1 else "; ".join(f"{f}: {d}" if f else d for f, d in pairs)
+        return problem(api, request, 422, detail, field=field, errors=errors)
 
     @api.exception_handler(AuthenticationError)
     def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:

@@ -200,7 +200,12 @@ class Client:
         ``Idempotency-Key`` (a new UUID unless given) is sent on every attempt, so a
         start whose answer was lost is not started twice."""
         key = idempotency_key or str(uuid.uuid4())
-        body = {"kind": kind, "inputs": dict(inputs), "config": dict(config or {}), "name": name}
+        body: dict[str, Any] = {
+            "kind": kind,
+            "inputs": dict(inputs),
+            "config": dict(config or {}),
+            "name": name,
+        }
         if shard_size is not None:
             body["shard_size"] = shard_size
         for attempt in range(retries):

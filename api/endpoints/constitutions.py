@@ -4,6 +4,7 @@
 from datetime import datetime
 from typing import Literal
 
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.text import slugify
 from ninja import File, Form, Header, Router, Schema, Status
@@ -106,7 +107,9 @@ class PrinciplePatch(Schema):
     enabled: bool | None = None
 
 
-def _version(team_slug: str, request: HttpRequest, pk: int, capability: str = Capability.VIEW):
+def _version(
+    team_slug: str, request: HttpRequest, pk: int, capability: str = Capability.VIEW
+) -> ConstitutionVersion:
     team, _ = team_access(request, team_slug, capability)
     return get_in(
         ConstitutionVersion.objects.filter(constitution__team=team).select_related(
@@ -131,7 +134,7 @@ def _detail(version: ConstitutionVersion) -> VersionDetail:
 
 @router.get("/teams/{slug}/constitutions", response={200: list[ConstitutionOut], **ERRORS})
 @paginate(Cursor)
-def constitution_list(request: HttpRequest, slug: str):
+def constitution_list(request: HttpRequest, slug: str) -> QuerySet[Constitution]:
     """The team's constitutions (newest first), with their latest version number."""
     team, _ = team_access(request, slug)
     return selectors.constitution_list(team=team)
@@ -149,7 +152,7 @@ def constitution_detail(request: HttpRequest, slug: str, pk: int) -> Constitutio
 
 def _import(
     request: HttpRequest, slug: str, files: list[UploadedFile], name: str, into: int | None
-):
+) -> Status[VersionDetail]:
     team, _ = team_access(request, slug, EDIT)
     target = None
     if into is not None:
@@ -177,7 +180,7 @@ def _import(
 @router.post("/teams/{slug}/constitutions", response={201: VersionDetail, **ERRORS})
 def constitution_import(
     request: HttpRequest, slug: str, files: File[list[UploadedFile]], name: Form[str] = ""
-):
+) -> Status[VersionDetail]:
     """Import files (a cai_web export, the CAI paper's prompt files, an llm-swarm file) as a
     new constitution and its v1 draft. All or nothing; every problem listed in ``errors``."""
     return _import(request, slug, files, name, None)
@@ -186,13 +189,15 @@ def constitution_import(
 @router.post("/teams/{slug}/constitutions/{pk}/versions", response={201: VersionDetail, **ERRORS})
 def constitution_import_version(
     request: HttpRequest, slug: str, pk: int, files: File[list[UploadedFile]]
-):
+) -> Status[VersionDetail]:
     """Import files as a new draft of this constitution (its parent: the latest version)."""
     return _import(request, slug, files, "", pk)
 
 
 @router.get("/teams/{slug}/versions/{pk}", response={200: VersionDetail, **ERRORS})
-def version_detail(request: HttpRequest, slug: str, pk: int, response: HttpResponse):
+def version_detail(
+    request: HttpRequest, slug: str, pk: int, response: HttpResponse
+) -> VersionDetail:
     """A version with its content; ``ETag`` is its row version, for ``If-Match`` on edits."""
     version = _version(slug, request, pk)
     with_etag(response, version.row_version)
@@ -210,7 +215,7 @@ def version_update(
     payload: VersionPatch,
     response: HttpResponse,
     if_match: str = Header("", alias="If-Match"),
-):
+) -> VersionDetail:
     """Edit a draft's changelog; needs ``If-Match`` (412 if someone saved in between)."""
     version = _version(slug, request, pk, EDIT)
     expected = check_if_match(request, version.row_version)
@@ -235,7 +240,7 @@ def version_publish(
     pk: int,
     payload: PublishIn,
     if_match: str = Header("", alias="If-Match"),
-):
+) -> VersionDetail:
     """Validate a draft and freeze it; refused with every problem listed in ``errors``.
     ``If-Match`` is optional here and checked when sent."""
     version = _version(slug, request, pk, EDIT)
@@ -248,7 +253,7 @@ def version_publish(
 @router.post(
     "/teams/{slug}/versions/{pk}/draft", response={200: VersionDetail, 201: VersionDetail, **ERRORS}
 )
-def version_draft(request: HttpRequest, slug: str, pk: int):
+def version_draft(request: HttpRequest, slug: str, pk: int) -> Status[VersionDetail]:
     """The draft to edit from this version: itself if a draft (200), else a new copy (201)."""
     version = _version(slug, request, pk, EDIT)
     draft, created = services.version_draft_from(version=version, user=request.user)
@@ -304,7 +309,7 @@ def principle_update(
     payload: PrinciplePatch,
     response: HttpResponse,
     if_match: str = Header("", alias="If-Match"),
-):
+) -> PrincipleOut:
     """Edit a principle of a draft (only the fields sent); needs ``If-Match`` with the
     principle's ETag (its ``row_version`` in the version's content, or this response's)."""
     team, _ = team_access(request, slug, EDIT)

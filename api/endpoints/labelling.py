@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
@@ -170,7 +170,7 @@ def labelset_import(
     dataset_name: Form[str] = "",
     principle_version: Form[int | None] = None,
     description: Form[str] = "",
-):
+) -> Status[LabelSetDetail]:
     """Import labels (cai_web JSONL, LLMBar result.json, PandaLM); all or nothing, every
     bad line listed in ``errors``."""
     team, _ = team_access(request, slug, Capability.LAUNCH_RUNS)
@@ -257,11 +257,9 @@ def labelset_statistics(
 )
 def labelset_export(
     request: HttpRequest, slug: str, pk: int, format: Literal["jsonl", "csv"] = "jsonl"
-) -> HttpResponse:
+) -> StreamingHttpResponse:
     """The label set as cai_web JSONL (docs/label-format.md) or CSV, streamed in chunks
     of 2,000 records (the browser page builds big files in a worker instead)."""
-    from django.http import StreamingHttpResponse
-
     from labelling import formats
 
     team, _ = team_access(request, slug)
@@ -306,7 +304,7 @@ def labelset_decide(
 
 
 @router.post("/teams/{slug}/label-sets/{pk}/queues", response={201: QueueOut, **ERRORS})
-def queue_create(request: HttpRequest, slug: str, pk: int, payload: QueueIn):
+def queue_create(request: HttpRequest, slug: str, pk: int, payload: QueueIn) -> Status[QueueOut]:
     """A review queue: a seeded sample of the set's comparisons for people to audit."""
     team, _ = team_access(request, slug, Capability.REVIEW_LABELS)
     label_set = selectors.labelset_get(team=team, pk=pk)

@@ -1,5 +1,7 @@
 """Teams the caller can see, with the caller's role and capabilities."""
 
+from typing import TYPE_CHECKING, cast
+
 from django.http import HttpRequest
 from ninja import Router, Schema
 
@@ -8,6 +10,9 @@ from cai_web.permissions import membership_for, teams_of
 
 from ..auth import request_token, team_access
 from .common import ERRORS
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 router = Router(tags=["teams"])
 
@@ -38,7 +43,9 @@ def team_out(request: HttpRequest, team: Team) -> TeamOut:
 def team_list(request: HttpRequest) -> list[TeamOut]:
     """The teams the caller may use: a token's own team, or every team of the session's user."""
     token = request_token(request)
-    teams = [token.team] if token is not None else list(teams_of(request.user))
+    # The API's auth let in a token or a signed-in session, so a user is known here.
+    user = cast("User", request.user)
+    teams = [token.team] if token is not None else list(teams_of(user))
     return [team_out(request, t) for t in teams if membership_for(request.user, t)]
 
 

@@ -87,7 +87,7 @@ def _jsonable(value: Any) -> Any:
 
 def _config_fields(config_class: type) -> list[ConfigFieldOut]:
     out = []
-    for f in dataclasses.fields(config_class):  # type: ignore[arg-type]
+    for f in dataclasses.fields(config_class):
         if f.default is not dataclasses.MISSING:
             default = _jsonable(f.default)
         elif f.default_factory is not dataclasses.MISSING:
@@ -170,7 +170,7 @@ def promptset_upload(
     name: Form[str],
     held_out_fraction: Form[float] = 0.1,
     split_seed: Form[int] = 0,
-):
+) -> Status[PromptSetOut]:
     """Upload a prompt file (text, JSONL, CSV, hh-rlhf...); all or nothing, every bad line listed."""
     team, _ = team_access(request, slug, LAUNCH)
     if (file.size or 0) > MAX_UPLOAD_BYTES:
@@ -245,7 +245,7 @@ def model_list(request: HttpRequest, slug: str) -> QuerySet[ModelEntry]:
 
 
 @router.post("/teams/{slug}/models", response={201: ModelOut, **ERRORS})
-def model_register(request: HttpRequest, slug: str, payload: ModelIn):
+def model_register(request: HttpRequest, slug: str, payload: ModelIn) -> Status[ModelOut]:
     """Register a model the workers can load (a folder or GGUF on the server, or an
     OpenAI-compatible URL); checked as on the models page, nothing loaded."""
     team, _ = team_access(request, slug, LAUNCH)
@@ -425,7 +425,7 @@ def run_start(
     payload: RunIn,
     response: HttpResponse,
     idempotency_key: str = Header("", alias="Idempotency-Key"),
-):
+) -> Status[RunOut]:
     """Start a run of any kind (201). With ``Idempotency-Key``, a retry with the same body
     returns the run the first request started (200, ``Idempotent-Replayed: true``); the
     same key with another body is refused (409)."""
