@@ -110,8 +110,8 @@ class Command(BaseCommand):
                 f"comparison with a gold label; agreement {_rate(ag.overall.percent)}; "
                 f"kappa {_kappa(ag.overall.kappa)}"
             )
-            for name, r in ag.by_reviewer:
-                w(f"  {name}: {_rate(r.percent)}; kappa {_kappa(r.kappa)}")
+            for name, ra in ag.by_reviewer:
+                w(f"  {name}: {_rate(ra.percent)}; kappa {_kappa(ra.kappa)}")
         w(
             f"\nAudit: {gate.n_reviews} in-app reviews; agreement {_rate(gate.agreement.percent)}; "
             f"gate {'met' if gate.passes else 'not met: ' + '; '.join(gate.shortfalls)}"
