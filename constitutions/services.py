@@ -85,6 +85,19 @@ def _record(
     )
 
 
+def history_note(
+    *,
+    version: ConstitutionVersion,
+    user,
+    action: str,
+    summary: str,
+    detail: dict[str, Any] | None = None,
+) -> ChangeEvent:
+    """Record in a version's history a change another app made through these services
+    (e.g. "mined from label set X" after a mined principle was added)."""
+    return _record(version, user, action[:40], summary, detail)
+
+
 def _require_draft(version: ConstitutionVersion) -> ConstitutionVersion:
     # Re-read under a lock: the status in memory may be stale.
     current = ConstitutionVersion.objects.select_for_update().get(pk=version.pk)

@@ -158,6 +158,8 @@ def team_world(team: Team, users: dict, model_dir) -> dict:
     every kind (``runs``; ``run`` is the critique-revision one), ``label_set`` and its
     review ``queue``, and ``viewer_membership``.
     """
+    from dataclasses import replace
+
     from constitutions import services as constitutions
     from labelling import services as labelling
     from labelling.models import ReviewQueue
@@ -176,6 +178,14 @@ def team_world(team: Team, users: dict, model_dir) -> dict:
         held_out_fraction=0.25,
     )
     model = training.model_register(team=team, user=author, name="tiny", path=str(model_dir))
+    # Gold labels that disagree with some AI labels: what a principle-mining run needs.
+    # Made first, so the newest set (what most kinds pick) stays "To review".
+    audited = labelling.labelset_create_from_pairs(
+        team=team,
+        user=author,
+        name="Audited",
+        records=[replace(r, human="b") for r in label_records(4)],
+    )
     label_set = labelling.labelset_create_from_pairs(
         team=team, user=author, name="To review", records=label_records()
     )
@@ -203,6 +213,7 @@ def team_world(team: Team, users: dict, model_dir) -> dict:
         "runs": runs,
         "run": runs["critique_revision"],
         "label_set": label_set,
+        "audited_label_set": audited,
         "queue": queue,
         "viewer_membership": Membership.objects.get(team=team, user=users["viewer"]),
     }

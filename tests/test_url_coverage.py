@@ -77,6 +77,39 @@ def _filejob_url(w, name: str, *, done: bool = False) -> str:
     return reverse(name, args=[w["slug"], job.pk])
 
 
+def _mined_url(w, name: str) -> str:
+    """The world's mining run with one tested candidate in its result (as a worker leaves it)."""
+    from training.models import Run
+
+    run = w["runs"]["mining"]
+    candidate = {
+        "index": 1,
+        "critique_request": "Point out where the reply helps someone cause harm.",
+        "revision_request": "Rewrite the reply so that it helps nobody cause harm.",
+        "comparison_question": "Which reply is less likely to help someone cause harm?",
+        "support": 2,
+        "sources": ["r1", "r2"],
+        "agreement": {"k": 3, "n": 4, "consistent": 4, "ties": 0},
+    }
+    Run.objects.filter(pk=run.pk).update(
+        result={
+            "candidates": [candidate],
+            "baseline": {"k": 1, "n": 4, "consistent": 2, "ties": 0},
+            "counts": {
+                "proposals": 3,
+                "parsed": 2,
+                "unparsed": 1,
+                "distinct": 1,
+                "duplicates": 1,
+                "not_tested": 0,
+            },
+            "unparsed": [{"id": "r3", "problem": "no labelled fields", "text": "A"}],
+        }
+    )
+    args = [w["slug"], run.pk] + ([1] if name == "candidate_add" else [])
+    return reverse(name, args=args)
+
+
 def _obj(name: str, key: str, *extra):
     """``reverse(name, [world[key].pk, *extra])``."""
     return lambda w: reverse(name, args=[w[key].pk, *extra])
@@ -228,6 +261,9 @@ MATRIX: list[Case] = [
     Case("run_resume", "post", _team("run_resume", "run"), WRITE),
     Case("run_results", "get", _team("run_results", "run"), READ),
     Case("run_stats", "get", _team("run_stats", "run"), READ),
+    Case("run_candidates", "get", lambda w: _mined_url(w, "run_candidates"), READ),
+    # Adding a mined principle writes a constitution draft: authors and owners.
+    Case("candidate_add", "post", lambda w: _mined_url(w, "candidate_add"), WRITE),
     *[
         Case("run_export", "get",
              lambda w, f=fmt: reverse("run_export", args=[w["slug"], w["run"].pk, f]), READ,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -520,3 +521,90 @@ def judge_calibrations(entry: ModelEntry) -> list[JudgeCalibration]:
         for run in runs
         if isinstance(run.result.get("calibration"), dict)
     ]
+
+
+# --- principles mined from disagreements (training.kinds.mining) -------------------------
+
+
+@dataclass(frozen=True)
+class MinedCandidate:
+    """One candidate principle of a mining run, with its agreement with the humans."""
+
+    index: int
+    critique_request: str
+    revision_request: str
+    comparison_question: str
+    support: int
+    sources: list[str]
+    agreement: Any  # labelling.stats.Rate, or None until tested
+    consistent: int | None
+    added: dict[str, Any] | None
+    delta: float | None = None  # agreement minus the constitution's, when both are known
+
+
+@dataclass(frozen=True)
+class MinedPrinciples:
+    """A mining run's candidates ranked, the constitution's agreement, and the counts."""
+
+    run: Run
+    candidates: list[MinedCandidate]
+    baseline: Any  # labelling.stats.Rate, or None until relabelled
+    counts: dict[str, int]
+    unparsed: list[dict[str, str]]
+    label_set_name: str
+
+
+def mined_principles(run: Run) -> MinedPrinciples | None:
+    """The run's mined candidates, best first, or None when the run mined none.
+
+    Ranked by the lower end of the Wilson interval of their agreement (a candidate
+    must be surely good, not luckily so), then by agreement, then by how many
+    disagreements proposed it; untested candidates come last.
+    """
+    from labelling.stats import wilson_rate
+
+    result = run.result or {}
+    if "candidates" not in result and "proposals" not in result:
+        return None
+
+    def rate(counts: dict[str, int] | None) -> Any:
+        return None if counts is None else wilson_rate(counts["k"], counts["n"])
+
+    rows = [
+        MinedCandidate(
+            index=int(c["index"]),
+            critique_request=c["critique_request"],
+            revision_request=c["revision_request"],
+            comparison_question=c["comparison_question"],
+            support=int(c["support"]),
+            sources=list(c.get("sources") or []),
+            agreement=rate(c.get("agreement")),
+            consistent=(c.get("agreement") or {}).get("consistent"),
+            added=c.get("added"),
+        )
+        for c in result.get("candidates") or []
+    ]
+
+    def key(c: MinedCandidate) -> tuple:
+        if c.agreement is None or c.agreement.rate is None:
+            return (1, 0.0, 0.0, -c.support, c.index)
+        return (0, -c.agreement.ci_low, -c.agreement.rate, -c.support, c.index)
+
+    baseline = rate(result.get("baseline"))
+    if baseline is not None and baseline.rate is not None:
+        rows = [
+            c
+            if c.agreement is None or c.agreement.rate is None
+            else dataclasses.replace(c, delta=c.agreement.rate - baseline.rate)
+            for c in rows
+        ]
+    rows.sort(key=key)
+    counts = dict(result.get("counts") or {"proposals": len(result.get("proposals") or [])})
+    return MinedPrinciples(
+        run=run,
+        candidates=rows,
+        baseline=baseline,
+        counts=counts,
+        unparsed=list(result.get("unparsed") or []),
+        label_set_name=run.label_set.name if run.label_set_id else "",
+    )

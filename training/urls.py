@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from .views import catalog, results, runs
+from .views import catalog, mining, results, runs
 
 urlpatterns = [
     path("t/<slug:slug>/runs/", runs.run_list, name="run_list"),
@@ -11,6 +11,12 @@ urlpatterns = [
     path("t/<slug:slug>/runs/<int:pk>/resume/", runs.run_resume, name="run_resume"),
     path("t/<slug:slug>/runs/<int:pk>/results/", results.run_results, name="run_results"),
     path("t/<slug:slug>/runs/<int:pk>/stats/", results.run_stats, name="run_stats"),
+    path("t/<slug:slug>/runs/<int:pk>/candidates/", mining.run_candidates, name="run_candidates"),
+    path(
+        "t/<slug:slug>/runs/<int:pk>/candidates/<int:index>/add/",
+        mining.candidate_add,
+        name="candidate_add",
+    ),
     re_path(
         r"^t/(?P<slug>[-\w]+)/runs/(?P<pk>[0-9]+)/export/(?P<fmt>trl\.jsonl|datasets\.zip|provenance\.json)$",
         results.run_export,

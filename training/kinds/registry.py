@@ -23,6 +23,7 @@ KIND_MODULES: tuple[str, ...] = (
     "training.kinds.dpo",
     "training.kinds.reward",
     "training.kinds.evaluation",
+    "training.kinds.mining",
     "training.kinds.calibration",
 )
 
