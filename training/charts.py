@@ -84,16 +84,27 @@ def _fmt(value: float, fmt: str) -> str:
 
 
 def _frame(
-    width: int, height: int, title: str, body: list[str], data: dict[str, Any]
+    width: int, height: int, title: str, body: list[str], data: dict[str, Any] | None
 ) -> SafeString:
+    """The one ``<svg>`` wrapper. ``data`` None: no series for the script, which then
+    shows each mark's own ``<title>`` on hover."""
     label = escape(title)
-    spec = escape(json.dumps(data, separators=(",", ":"), allow_nan=False))
+    spec = (
+        f' data-chart="{escape(json.dumps(data, separators=(",", ":"), allow_nan=False))}"'
+        if data is not None
+        else ""
+    )
     return mark_safe(
         f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'width="100%" style="max-width:{width}px" role="img" aria-label="{label}" '
-        f'font-family="{FONT}" font-size="11" data-chart="{spec}">'
+        f'font-family="{FONT}" font-size="11"{spec}>'
         f"<title>{label}</title>" + "".join(body) + "</svg>"
     )
+
+
+def text_width(text: str, size: float = 11) -> float:
+    """The estimated width of ``text`` at ``size`` px, what every layout here reserves."""
+    return CHAR_W * size / 11 * len(text)
 
 
 def _legend(names: Sequence[str], *, x: float, y: float) -> list[str]:
@@ -325,6 +336,136 @@ def line_chart(
         ],
     }
     return _frame(width, height, title, body, data)
+
+
+# --- rates with intervals, reliability -------------------------------------------------
+
+
+def interval_bars(
+    rows: Sequence[tuple[str, float | None, float, float, str]],
+    *,
+    title: str,
+    width: int = 460,
+    reference: float | None = None,
+) -> SafeString:
+    """Horizontal bars of rates in [0, 1] with their interval as whiskers.
+
+    ``rows``: (label, rate or None for no data, interval low, interval high, the value
+    text printed right of the plot, e.g. "62.5% · 5/8"). The label column and the value
+    column are as wide as their longest text, so no text leaves the picture.
+    """
+    row_h, top, bottom, gap = 26, 14, 24, 8
+    longest = max((len(label) for label, *_ in rows), default=0)
+    label_chars = min(longest, 28)
+    label_w = gap + text_width("m" * label_chars)
+    right_w = gap + max((text_width(text) for *_, text in rows), default=0.0) + 4
+    plot_w = max(160.0, width - label_w - right_w)
+    width = int(math.ceil(label_w + plot_w + right_w))
+    height = top + row_h * len(rows) + bottom
+    body = ['<g class="x-axis">']
+    for tick in (0, 0.25, 0.5, 0.75, 1.0):
+        x = label_w + tick * plot_w
+        body.append(
+            f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{height - bottom + 4}" '
+            f'stroke="{GRID}"/><text x="{x:.1f}" y="{height - 8}" text-anchor="middle" '
+            f'fill="{AXIS_TEXT}">{tick:.0%}</text>'
+        )
+    body.append("</g>")
+    if reference is not None:
+        x = label_w + reference * plot_w
+        body.append(
+            f'<line class="reference" x1="{x:.1f}" y1="{top - 8}" x2="{x:.1f}" '
+            f'y2="{height - bottom + 4}" stroke="{PALETTE[3]}" stroke-dasharray="4 3"/>'
+        )
+    for i, (label, rate, low, high, text) in enumerate(rows):
+        y = top + i * row_h
+        shown = label if len(label) <= label_chars else label[: label_chars - 1] + "…"
+        body.append(
+            f'<text x="{label_w - gap:.1f}" y="{y + 15}" text-anchor="end" fill="{TEXT}">'
+            f"<title>{escape(label)}</title>{escape(shown)}</text>"
+        )
+        if rate is None:
+            body.append(
+                f'<text x="{label_w + 4:.1f}" y="{y + 15}" fill="{AXIS_TEXT}">no data (n = 0)</text>'
+            )
+            continue
+        lo, hi, mid = label_w + low * plot_w, label_w + high * plot_w, y + row_h / 2 - 1
+        body.append(
+            f'<rect class="bar" x="{label_w:.1f}" y="{y + 4}" width="{rate * plot_w:.1f}" '
+            f'height="{row_h - 10}" fill="{color(0)}"><title>{escape(label)}: '
+            f"{escape(text)} (interval {low:.1%}–{high:.1%})</title></rect>"
+            f'<path d="M{lo:.1f} {mid:.1f}H{hi:.1f}M{lo:.1f} {mid - 5:.1f}V{mid + 5:.1f}'
+            f'M{hi:.1f} {mid - 5:.1f}V{mid + 5:.1f}" stroke="{TEXT}" fill="none"/>'
+            f'<text x="{label_w + plot_w + gap:.1f}" y="{y + 15}" fill="{TEXT}">'
+            f"{escape(text)}</text>"
+        )
+    return _frame(width, height, title, body, None)
+
+
+def reliability_chart(
+    points: Sequence[tuple[float, float, tuple[float, float] | None, int, str]],
+    *,
+    title: str,
+    x_min: float = 0.5,
+    x_title: str = "AI confidence max(p, 1−p)",
+    y_title: str = "human agrees",
+    size: int = 320,
+    empty: str = "no probabilities with a human label",
+) -> SafeString:
+    """Mean confidence (x, from ``x_min`` to 1) against an observed rate (y, 0 to 1),
+    with each point's interval, the diagonal of perfect calibration, and both axes
+    titled clear of their ticks. ``points``: (x, y, interval or None, n, hover text)."""
+    y_ticks = [0.0, 0.5, 1.0]
+    left = int(_y_margin(y_ticks, "{:.0%}", y_title))
+    right, top, bottom = 16, 12, 30 + 16
+    plot = size - left - right
+    height = top + plot + bottom
+
+    def px(v: float) -> float:
+        return left + (v - x_min) / (1 - x_min) * plot
+
+    def py(v: float) -> float:
+        return top + plot - v * plot
+
+    body = [
+        f'<rect x="{left}" y="{top}" width="{plot}" height="{plot}" fill="none" stroke="{GRID}"/>',
+        f'<line x1="{px(x_min):.1f}" y1="{py(x_min):.1f}" x2="{px(1):.1f}" y2="{py(1):.1f}" '
+        f'stroke="{AXIS_TEXT}" stroke-dasharray="4 3"/>',
+    ]
+    body += _y_axis(y_ticks, py, left=left, right=left + plot, fmt="{:.0%}")
+    body.append('<g class="x-axis">')
+    for v in _ticks(x_min, 1.0, 2):
+        if x_min - 1e-9 <= v <= 1 + 1e-9:
+            body.append(
+                f'<text x="{px(v):.1f}" y="{top + plot + 14}" text-anchor="middle" '
+                f'fill="{AXIS_TEXT}">{v:.2f}</text>'
+            )
+    body.append("</g>")
+    body += _axis_titles(
+        x_title, y_title, left=left, top=top, plot_w=plot, plot_h=plot, height=height
+    )
+    drawn = []
+    for x_value, y_value, interval, n, tip in points:
+        x, y = px(x_value), py(y_value)
+        drawn.append((x, y))
+        if interval:
+            body.append(
+                f'<line x1="{x:.1f}" y1="{py(interval[0]):.1f}" x2="{x:.1f}" '
+                f'y2="{py(interval[1]):.1f}" stroke="{TEXT}"/>'
+            )
+        body.append(
+            f'<circle class="bar" cx="{x:.1f}" cy="{y:.1f}" r="{min(9, 3 + n**0.33):.1f}" '
+            f'fill="{color(0)}"><title>{escape(tip)}</title></circle>'
+        )
+    if len(drawn) > 1:
+        path = "M" + "L".join(f"{x:.1f} {y:.1f}" for x, y in drawn)
+        body.append(f'<path d="{path}" stroke="{color(0)}" fill="none"/>')
+    if not drawn:
+        body.append(
+            f'<text x="{left + plot / 2:.1f}" y="{top + plot / 2:.1f}" text-anchor="middle" '
+            f'fill="{AXIS_TEXT}">{escape(empty)}</text>'
+        )
+    return _frame(size, height, title, body, None)
 
 
 # --- metrics over optimizer steps (negative values allowed) -----------------------------
