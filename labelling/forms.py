@@ -7,6 +7,7 @@ from django import forms
 from cai_web.models import Team
 from constitutions.models import ConstitutionVersion, VersionStatus
 
+from .comparisons import MARGINS, ComparisonFilters
 from .formats import MAX_IMPORT_BYTES
 from .models import ReviewQueue
 from .services import CHOICES
@@ -123,8 +124,15 @@ class AuditSettingsForm(forms.ModelForm):
             raise forms.ValidationError("Give a share between 0 and 1, e.g. 0.8.")
         return value
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Left out (an older client, a script): the team's current value stays.
+        self.fields["confirm_inconsistent_above"].required = False
+
     def clean_confirm_inconsistent_above(self):
         value = self.cleaned_data["confirm_inconsistent_above"]
+        if value is None:
+            return self.instance.confirm_inconsistent_above
         if not 0.0 <= value <= 1.0:
             raise forms.ValidationError("Give a share between 0 and 1, e.g. 0.25.")
         return value
@@ -160,3 +168,64 @@ class StatsFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         for name in ("judge", "principle", "category"):
             self.fields[name].choices = [("", "all")] + [(v, v) for v in options[name]]
+
+
+class ComparisonFilterForm(forms.Form):
+    """The label-set page's comparison table filters (labelling.comparisons.ComparisonFilters)."""
+
+    consistency = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "any"),
+            ("inconsistent", "position-inconsistent"),
+            ("consistent", "consistent"),
+            ("no_verdict", "no verdict"),
+        ],
+        label="AI orders",
+    )
+    margin = forms.TypedChoiceField(
+        required=False,
+        coerce=float,
+        empty_value=None,
+        choices=[("", "any")] + [(str(m), f"|p − 0.5| < {m:g}") for m in MARGINS],
+        label="Margin",
+    )
+    reviewed = forms.ChoiceField(
+        required=False,
+        choices=[("", "any"), ("yes", "reviewed in the app"), ("no", "not reviewed")],
+        label="Reviewed",
+    )
+    disagree = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "—"),
+            ("gold", "AI vs gold label"),
+            ("audit", "AI vs audit review"),
+            ("combined", "AI vs combined consensus"),
+        ],
+        label="Disagreement",
+    )
+    judge = forms.ChoiceField(required=False)
+    principle = forms.ChoiceField(required=False)
+    category = forms.ChoiceField(required=False)
+    q = forms.CharField(required=False, max_length=200, label="Text")
+    after = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+    before = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+
+    def __init__(self, *args, options: dict[str, list[str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("judge", "principle", "category"):
+            self.fields[name].choices = [("", "all")] + [(v, v) for v in options[name]]
+
+    def filters(self) -> ComparisonFilters:
+        d = self.cleaned_data
+        return ComparisonFilters(
+            consistency=d.get("consistency") or "",
+            margin=d.get("margin"),
+            reviewed=d.get("reviewed") or "",
+            disagree=d.get("disagree") or "",
+            judge=d.get("judge") or "",
+            principle=d.get("principle") or "",
+            category=d.get("category") or "",
+            q=(d.get("q") or "").strip(),
+        )

@@ -9,6 +9,11 @@ urlpatterns = [
     path("t/<slug:slug>/labels/<int:pk>/", views.labelset_detail, name="labelset_detail"),
     path("t/<slug:slug>/labels/<int:pk>/stats/", views.labelset_stats, name="labelset_stats"),
     path(
+        "t/<slug:slug>/labels/<int:pk>/comparisons/<int:cid>/",
+        views.comparison_detail,
+        name="comparison_detail",
+    ),
+    path(
         "t/<slug:slug>/labels/<int:pk>/export.<str:fmt>",
         views.labelset_export,
         name="labelset_export",

@@ -26,9 +26,10 @@ from django_htmx.http import HttpResponseClientRedirect, push_url
 from cai_web.models import Capability
 from cai_web.web import HtmxHttpRequest, form_error, render_partial, team_for
 
-from . import charts, selectors, services, stats, uploads
+from . import charts, comparisons, selectors, services, stats, uploads
 from .forms import (
     AuditSettingsForm,
+    ComparisonFilterForm,
     DecisionForm,
     ImportForm,
     QueueForm,
@@ -157,22 +158,71 @@ def filejob_download(request: HtmxHttpRequest, slug: str, pk: int) -> HttpRespon
 
 @require_GET
 def labelset_detail(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+    """The set, its approval, its queues and a filterable, keyset-paged table of its
+    comparisons (htmx swaps only the ``comparisons`` partial when a filter changes)."""
     team, membership = team_for(request, slug)
     label_set = selectors.labelset_get(team=team, pk=pk)
+    filter_form = ComparisonFilterForm(
+        request.GET or None, options=comparisons.comparison_filter_options(label_set)
+    )
+    status = 200
+    if filter_form.is_bound and not filter_form.is_valid():
+        status = 400
+        table_filters = comparisons.ComparisonFilters()
+        after = before = None
+    else:
+        data = filter_form.cleaned_data if filter_form.is_bound else {}
+        table_filters = (
+            filter_form.filters() if filter_form.is_bound else comparisons.ComparisonFilters()
+        )
+        after, before = data.get("after"), data.get("before")
+    query = request.GET.copy()
+    for key in ("after", "before"):
+        query.pop(key, None)
+    context = {
+        "team": team,
+        "membership": membership,
+        "label_set": label_set,
+        "filter_form": filter_form,
+        "table_filters": table_filters,
+        "page": comparisons.comparison_page(label_set, table_filters, after=after, before=before),
+        "query": query.urlencode(),
+    }
+    if not request.htmx:
+        context.update(
+            {
+                "gate": services.labelset_approval_gate(label_set=label_set),
+                "queues": selectors.queue_list(label_set),
+                "overrides": label_set.overrides.select_related("user")[:10],
+                "decisions": label_set.decisions.select_related("user")[:20],
+                "can_review": membership.can(Capability.REVIEW_LABELS),
+                "can_approve": membership.can(Capability.APPROVE_LABELS),
+                "decision_form": DecisionForm(),
+            }
+        )
+    return render_partial(
+        request, "labelling/labelset_detail.html", "comparisons", context, status=status
+    )
+
+
+@require_GET
+def comparison_detail(request: HtmxHttpRequest, slug: str, pk: int, cid: int) -> HttpResponse:
+    """One comparison, read-only: both orders' verdicts and probabilities, every human label."""
+    team, membership = team_for(request, slug)
+    label_set = selectors.labelset_get(team=team, pk=pk)
+    detail = comparisons.comparison_get(label_set=label_set, pk=cid)
     return render(
         request,
-        "labelling/labelset_detail.html",
+        "labelling/comparison_detail.html",
         {
             "team": team,
             "membership": membership,
             "label_set": label_set,
-            "gate": services.labelset_approval_gate(label_set=label_set),
-            "queues": selectors.queue_list(label_set),
-            "overrides": label_set.overrides.select_related("user")[:10],
-            "decisions": label_set.decisions.select_related("user")[:20],
-            "can_review": membership.can(Capability.REVIEW_LABELS),
-            "can_approve": membership.can(Capability.APPROVE_LABELS),
-            "decision_form": DecisionForm(),
+            "c": detail.comparison,
+            "labels": detail.labels,
+            "humans": detail.humans,
+            "reviews": detail.reviews,
+            "back": request.GET.get("back", ""),
         },
     )
 
