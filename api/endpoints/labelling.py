@@ -69,6 +69,11 @@ class Statistics(Schema):
     gate: Gate
     by: str
     slices: list[dict[str, Any]]
+    primary_reference: str = "gold"
+    agreements_by_reference: dict[str, dict[str, dict[str, Any]]] = {}
+    accuracy_by_reference: dict[str, dict[str, Any]] = {}
+    auditor_vs_gold: dict[str, Any] | None = None
+    combined_rule: str | None = None
 
 
 class StatsQuery(Schema):
@@ -76,6 +81,7 @@ class StatsQuery(Schema):
     principle: str = ""
     category: str = ""
     by: Literal["", "judge", "principle", "category"] = ""
+    combined: bool = False  # also against the combined consensus of gold and audit
 
 
 class DecisionIn(Schema):
@@ -217,8 +223,9 @@ def labelset_statistics(
     filters = selectors.Filters(
         judge=query.judge, principle=query.principle, category=query.category
     )
-    s = selectors.labelset_statistics(label_set, filters, by=query.by)
+    s = selectors.labelset_statistics(label_set, filters, by=query.by, combined=query.combined)
     gate = services.labelset_approval_gate(label_set=label_set, audit=s.audit)
+    ag = s.auditor_vs_gold
     return Statistics(
         filters={"judge": query.judge, "principle": query.principle, "category": query.category},
         position_bias=_plain(s.position_bias),
@@ -234,9 +241,22 @@ def labelset_statistics(
                 "value": row.value,
                 "position_bias": _plain(row.position_bias),
                 "agreement": _plain(row.agreement),
+                "agreements_by_reference": _plain(row.agreements),
             }
             for row in s.slices
         ],
+        primary_reference=s.primary,
+        agreements_by_reference=_plain(s.agreements_by_reference),
+        accuracy_by_reference=_plain(s.accuracy_by_reference),
+        auditor_vs_gold=None
+        if ag is None
+        else {
+            "n_reviews": ag.n_reviews,
+            "n_with_gold": ag.n_with_gold,
+            "overall": _plain(ag.overall),
+            "by_reviewer": {name: _plain(r) for name, r in ag.by_reviewer},
+        },
+        combined_rule=services.COMBINED_RULE if "combined" in s.references else None,
     )
 
 

@@ -314,3 +314,19 @@ def test_every_statistic_row_on_the_page_has_a_one_line_explanation(
                 "pb-mean-p-first", "pb-binomial", "agree-ab", "agree-accuracy"):  # fmt: skip
         m = re.search(rf'id="{row}".*?</tr>', html, re.S)
         assert m and 'class="muted explain"' in m.group(0), row
+
+
+def test_the_api_gives_both_references_and_strict_json(hand_set, team, owner, client_for):
+    from api.services import token_create
+
+    _, token = token_create(user=owner, team=team, name="stats test")
+    url = f"/api/v1/teams/{team.slug}/label-sets/{hand_set.pk}/statistics"
+    response = client_for(owner).get(
+        url, {"combined": "true"}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200, response.content
+    data = no_nan_json(response.content.decode())
+    assert set(data["agreements_by_reference"]) == {"gold", "audit", "combined"}
+    assert data["primary_reference"] == "gold" and data["combined_rule"]
+    gold = data["agreements_by_reference"]["gold"]["debiased"]
+    assert gold["kappa"]["interval"] == "too_few" and gold["kappa"]["ci_low"] is None
