@@ -7,7 +7,7 @@ from __future__ import annotations
 from django import forms
 
 from .content import LIMITS
-from .models import Constitution
+from .models import Constitution, PublishCheck
 
 # The row_version column is a PositiveIntegerField.
 MAX_ROW_VERSION = 2_147_483_647
@@ -95,8 +95,10 @@ class PrincipleForm(_RowForm):
         max_length=LIMITS.principle_key, help_text="Lowercase letters, digits, '-' and '_'."
     )
     category = forms.TypedChoiceField(coerce=int, choices=())
-    critique_request = _text(3)
-    revision_request = _text(3)
+    # All three optional here: the service's rule (principle_use_problem) decides which
+    # combinations make a principle, and names the field.
+    critique_request = _text(3, required=False)
+    revision_request = _text(3, required=False)
     comparison_question = _text(2, required=False)
     weight = _weight(initial=1.0)
     enabled = forms.BooleanField(required=False, initial=True)
@@ -120,3 +122,47 @@ class QuickWeightForm(_RowForm):
 
     weight = forms.FloatField(required=False, min_value=0, max_value=LIMITS.weight_max)
     enabled = forms.BooleanField(required=False)
+
+
+class CaseForm(_RowForm):
+    """A principle test case; ``kind`` says which of the fields below it uses.
+    ``principle`` is offered when adding (``principles=``), not when editing."""
+
+    principle = forms.TypedChoiceField(coerce=int, choices=())
+    kind = forms.ChoiceField(
+        choices=[
+            ("labeller", "Labeller case: two responses, one preferred"),
+            ("policy", "Policy case: what a good answer must (not) do"),
+        ]
+    )
+    prompt = _text(2)
+    response_a = _text(2, required=False)
+    response_b = _text(2, required=False)
+    preferred = forms.ChoiceField(
+        required=False,
+        choices=[("", "—"), ("a", "response A"), ("b", "response B")],
+        help_text="Labeller case: the response this principle should prefer.",
+    )
+    must = _text(2, required=False)
+    must_not = _text(2, required=False)
+    reference = _text(2, required=False)
+
+    def __init__(self, *args, principles=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if principles is None:
+            del self.fields["principle"]
+        else:
+            self.fields["principle"].choices = [(p.pk, p.key) for p in principles]
+        self.fields["response_a"].label = "Response A (labeller case)"
+        self.fields["response_b"].label = "Response B (labeller case)"
+        self.fields["must"].label = "A good answer must (policy case)"
+        self.fields["must_not"].label = "A good answer must not (policy case)"
+        self.fields["reference"].label = "Reference answer (policy case)"
+
+
+class PublishRuleForm(forms.Form):
+    """The team's rule for publishing (``services.constitution_settings_update``)."""
+
+    publish_check = forms.ChoiceField(
+        choices=PublishCheck.choices, label="Publishing a version needs"
+    )

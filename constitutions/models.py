@@ -13,7 +13,7 @@ from django.db import models
 
 from cai_web.models import Team
 
-from .content import LIMITS
+from .content import LIMITS, PrincipleSpec
 
 
 class Constitution(models.Model):
@@ -117,8 +117,10 @@ class Principle(models.Model):
     )
     category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="principles")
     key = models.CharField(max_length=LIMITS.principle_key)
-    critique_request = models.TextField()
-    revision_request = models.TextField()
+    # Empty requests: a labeller-only principle; empty question: a critique-revision-only
+    # one (content.principle_use_problem is the rule).
+    critique_request = models.TextField(blank=True)
+    revision_request = models.TextField(blank=True)
     comparison_question = models.TextField(blank=True)
     weight = models.FloatField(default=1.0)
     enabled = models.BooleanField(default=True)
@@ -136,6 +138,17 @@ class Principle(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+    @property
+    def role(self) -> str:
+        """ "both", "critique-revision only" or "labeller only" (``PrincipleSpec.role``)."""
+        return PrincipleSpec(
+            self.key,
+            "",
+            self.critique_request,
+            self.revision_request,
+            self.comparison_question,
+        ).role
 
 
 class FewShotExample(models.Model):
@@ -180,3 +193,61 @@ class ChangeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action}: {self.summary}"
+
+
+class PrincipleCase(models.Model):
+    """A test case of one principle in one version (``content.CaseSpec`` as a row).
+
+    Part of the version's content (and hash); frozen with the version by the
+    triggers of migration 0003. ``kind`` says which fields it fills.
+    """
+
+    class Kind(models.TextChoices):
+        LABELLER = "labeller", "Labeller case"
+        POLICY = "policy", "Policy case"
+
+    version = models.ForeignKey(
+        ConstitutionVersion, on_delete=models.CASCADE, related_name="test_cases"
+    )
+    principle = models.ForeignKey(Principle, on_delete=models.CASCADE, related_name="test_cases")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    prompt = models.TextField()
+    response_a = models.TextField(blank=True)
+    response_b = models.TextField(blank=True)
+    preferred = models.CharField(
+        max_length=1, blank=True, choices=[("a", "response A"), ("b", "response B")]
+    )
+    must = models.TextField(blank=True)
+    must_not = models.TextField(blank=True)
+    reference = models.TextField(blank=True)
+    order = models.PositiveIntegerField(default=0)
+    row_version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["version", "order", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.principle_id}: {self.prompt[:40]}"
+
+
+class PublishCheck(models.TextChoices):
+    OFF = "off", "No check needed"
+    RAN = "ran", "A constitution check of the exact content"
+    PASSED = "passed", "A constitution check of the exact content, every case passed"
+
+
+class ConstitutionSettings(models.Model):
+    """A team's rules for its constitutions (one row per team, made when first saved)."""
+
+    team = models.OneToOneField(
+        Team, on_delete=models.CASCADE, related_name="constitution_settings"
+    )
+    publish_check = models.CharField(
+        max_length=10,
+        choices=PublishCheck.choices,
+        default=PublishCheck.OFF,
+        help_text="What publishing a version needs from its last constitution check.",
+    )
+
+    def __str__(self) -> str:
+        return f"{self.team}: publish check {self.publish_check}"

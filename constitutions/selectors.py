@@ -9,7 +9,14 @@ from django.urls import reverse
 
 from cai_web.models import Capability, Membership, Team
 
-from .content import CategorySpec, ConstitutionContent, FewShotSpec, PrincipleSpec
+from .content import (
+    CASE_FIELDS,
+    CaseSpec,
+    CategorySpec,
+    ConstitutionContent,
+    FewShotSpec,
+    PrincipleSpec,
+)
 from .models import (
     Category,
     ChangeEvent,
@@ -17,6 +24,7 @@ from .models import (
     ConstitutionVersion,
     FewShotExample,
     Principle,
+    PrincipleCase,
     VersionStatus,
 )
 
@@ -33,19 +41,35 @@ def versions_of(constitution: Constitution) -> QuerySet[ConstitutionVersion]:
     return constitution.versions.select_related("author", "parent").order_by("-number")
 
 
+def _content_prefetches() -> tuple[Prefetch, ...]:
+    return (
+        Prefetch("categories", queryset=Category.objects.order_by("order", "pk")),
+        Prefetch(
+            "principles",
+            queryset=Principle.objects.select_related("category").order_by("order", "pk"),
+        ),
+        Prefetch("few_shots", queryset=FewShotExample.objects.order_by("order", "pk")),
+        Prefetch("test_cases", queryset=PrincipleCase.objects.order_by("order", "pk")),
+    )
+
+
 def version_with_content(version_id: int) -> ConstitutionVersion:
     return (
         ConstitutionVersion.objects.select_related("constitution__team", "author", "parent")
-        .prefetch_related(
-            Prefetch("categories", queryset=Category.objects.order_by("order", "pk")),
-            Prefetch(
-                "principles",
-                queryset=Principle.objects.select_related("category").order_by("order", "pk"),
-            ),
-            Prefetch("few_shots", queryset=FewShotExample.objects.order_by("order", "pk")),
-        )
+        .prefetch_related(*_content_prefetches())
         .get(pk=version_id)
     )
+
+
+def labelling_summaries(versions: QuerySet[ConstitutionVersion]) -> dict[int, str]:
+    """What AI labelling asks under each version (``presenters.labelling_summary``), by pk;
+    a fixed number of queries however many versions."""
+    from .presenters import labelling_summary
+
+    return {
+        v.pk: labelling_summary(version_content(v))
+        for v in versions.prefetch_related(*_content_prefetches())
+    }
 
 
 def version_content(version: ConstitutionVersion) -> ConstitutionContent:
@@ -54,6 +78,7 @@ def version_content(version: ConstitutionVersion) -> ConstitutionContent:
     # Principle order is global within a version, so a file's order survives import.
     principles = sorted(version.principles.all(), key=lambda p: (p.order, p.pk))
     cat_name = {c.pk: c.name for c in categories}
+    key_of = {p.pk: p.key for p in principles}
     return ConstitutionContent(
         categories=tuple(
             CategorySpec(
@@ -84,6 +109,14 @@ def version_content(version: ConstitutionVersion) -> ConstitutionContent:
                 revision=f.revision,
             )
             for f in sorted(version.few_shots.all(), key=lambda f: (f.order, f.pk))
+        ),
+        test_cases=tuple(
+            CaseSpec(
+                **{name: getattr(c, name) for name in CASE_FIELDS if name != "principle"},
+                principle=key_of[c.principle_id],
+                id=c.pk,
+            )
+            for c in sorted(version.test_cases.all(), key=lambda c: (c.order, c.pk))
         ),
     )
 

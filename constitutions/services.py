@@ -7,27 +7,32 @@ import math
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Model
+from django.db.models import F, Max, Model, ProtectedError
 from django.utils import timezone
 
 from cai_web.errors import DomainError
 from cai_web.models import Team
 
 from .content import (
+    CASE_FIELDS,
     FEW_SHOT_FIELDS,
     KEY_PATTERN,
     LIMITS,
     ConstitutionContent,
     ContentError,
+    principle_use_problem,
     validate_content,
 )
 from .models import (
     Category,
     ChangeEvent,
     Constitution,
+    ConstitutionSettings,
     ConstitutionVersion,
     FewShotExample,
     Principle,
+    PrincipleCase,
+    PublishCheck,
     VersionStatus,
 )
 
@@ -245,6 +250,19 @@ def _write_content(version: ConstitutionVersion, content: ConstitutionContent) -
             for i, f in enumerate(content.few_shots)
         ]
     )
+    if content.test_cases:
+        by_key = {p.key: p for p in Principle.objects.filter(version=version)}
+        PrincipleCase.objects.bulk_create(
+            [
+                PrincipleCase(
+                    version=version,
+                    principle=by_key[c.principle],
+                    order=i,
+                    **{name: getattr(c, name) for name in CASE_FIELDS if name != "principle"},
+                )
+                for i, c in enumerate(content.test_cases)
+            ]
+        )
 
 
 def _content_of(version: ConstitutionVersion) -> ConstitutionContent:
@@ -345,15 +363,16 @@ def version_publish(
     if not content.principles:
         problems.append("A version needs at least one principle before it can be published.")
     if not problems:
+        # Publishable when some use can draw a principle: the labeller's draw falls back
+        # to every drawable principle, so it fails only when nothing at all can be drawn.
+        # A labeller-only version publishes; a critique-revision run on it is refused.
         try:
-            principle_probabilities(content)
+            principle_probabilities(content, "comparison")
         except ContentError as exc:
             problems.extend(exc.problems)
-    for p in content.principles:
-        if p.enabled and not p.comparison_question.strip():
-            problems.append(
-                f"principle {p.key}: the comparison question is empty; the AI labeller needs one."
-            )
+    check_problem = _publish_check_problem(version, content.content_hash())
+    if check_problem:
+        problems.append(check_problem)
     if problems:
         raise ContentError(problems)
     changelog = _check_text(changelog, "changelog", required=False)
@@ -407,7 +426,15 @@ def version_discard(
         f"Discarded draft v{version.number}",
         constitution=version.constitution,
     )
-    version.delete()
+    try:
+        with transaction.atomic():
+            version.delete()
+    except ProtectedError:
+        # A run's constitution_version is PROTECT: a checked draft keeps its check.
+        raise ConstitutionError(
+            f"Runs used draft v{version.number} (a constitution check, for one); "
+            "it cannot be deleted."
+        ) from None
 
 
 @transaction.atomic
@@ -515,6 +542,21 @@ def category_delete(*, category: Category, user, expected_row_version: int | Non
 PRINCIPLE_TEXT_FIELDS = ("critique_request", "revision_request", "comparison_question")
 
 
+def _check_principle_texts(texts: dict[str, str]) -> dict[str, str]:
+    """The three texts stripped and checked, each alone and then together
+    (``principle_use_problem``: requests in pairs, and some use for the principle)."""
+    checked = {
+        name: _check_text(texts[name], name, required=False) for name in PRINCIPLE_TEXT_FIELDS
+    }
+    problem = principle_use_problem(
+        checked["critique_request"], checked["revision_request"], checked["comparison_question"]
+    )
+    if problem is not None:
+        field, message = problem
+        raise ConstitutionError(f"{field.replace('_', ' ')}: {message}.", field=field)
+    return checked
+
+
 @transaction.atomic
 def principle_add(
     *,
@@ -522,8 +564,8 @@ def principle_add(
     user,
     category: Category,
     key: str,
-    critique_request: str,
-    revision_request: str,
+    critique_request: str = "",
+    revision_request: str = "",
     comparison_question: str = "",
     weight: float = 1.0,
     enabled: bool = True,
@@ -541,9 +583,13 @@ def principle_add(
         version=version,
         category=category,
         key=key,
-        critique_request=_check_text(critique_request, "critique_request"),
-        revision_request=_check_text(revision_request, "revision_request"),
-        comparison_question=_check_text(comparison_question, "comparison_question", required=False),
+        **_check_principle_texts(
+            {
+                "critique_request": critique_request,
+                "revision_request": revision_request,
+                "comparison_question": comparison_question,
+            }
+        ),
         weight=_check_weight(weight),
         enabled=bool(enabled),
         order=order,
@@ -570,9 +616,12 @@ def principle_update(
         if Principle.objects.filter(version=version, key=key).exclude(pk=principle.pk).exists():
             raise ConstitutionError(f"Another principle already has key {key!r}.", field="key")
         changes["key"] = key
-    for name in PRINCIPLE_TEXT_FIELDS:
-        if name in fields:
-            changes[name] = _check_text(fields[name], name, required=name != "comparison_question")
+    if any(name in fields for name in PRINCIPLE_TEXT_FIELDS):
+        merged = {
+            name: fields.get(name, getattr(principle, name)) for name in PRINCIPLE_TEXT_FIELDS
+        }
+        checked = _check_principle_texts(merged)
+        changes.update({name: checked[name] for name in PRINCIPLE_TEXT_FIELDS if name in fields})
     if "weight" in fields:
         changes["weight"] = _check_weight(fields["weight"])
     if "enabled" in fields:
@@ -756,3 +805,145 @@ def constitution_import(
 
 def is_immutability_error(exc: Exception) -> bool:
     return isinstance(exc, IntegrityError) and "immutable" in str(exc)
+
+
+# --- principle test cases -----------------------------------------------------------
+
+
+def _case_values(principle: Principle, fields: dict[str, Any]) -> dict[str, Any]:
+    """The case's columns, checked by the content's case rules (``case_problems``)."""
+    from .content import CaseSpec
+    from .content.validation import CASE_KIND_FIELDS, case_problems
+
+    kind = fields.get("kind", "")
+    if kind not in CASE_KIND_FIELDS:
+        raise ConstitutionError("kind must be 'labeller' or 'policy'.", field="kind")
+    values = {
+        name: str(fields.get(name) or "").strip()
+        for name in CASE_FIELDS
+        if name not in ("principle", "kind")
+    }
+    # The other kind's fields are dropped, not refused: the editor's form has them all.
+    for name in CASE_KIND_FIELDS["policy" if kind == "labeller" else "labeller"]:
+        values[name] = ""
+    problems = case_problems(CaseSpec(principle=principle.key, kind=kind, **values))
+    if problems:
+        field, message = problems[0]
+        raise ConstitutionError(f"{field.replace('_', ' ')}: {message}.", field=field)
+    return {"kind": kind, **values}
+
+
+@transaction.atomic
+def case_add(*, principle: Principle, user, **fields: Any) -> PrincipleCase:
+    """Add a test case to a principle of a draft."""
+    version = principle.version
+    _require_draft(version)
+    values = _case_values(principle, fields)
+    order = (version.test_cases.aggregate(n=Max("order"))["n"] or 0) + 1
+    case = PrincipleCase.objects.create(version=version, principle=principle, order=order, **values)
+    _record(
+        version,
+        user,
+        "case_add",
+        f"Added a {values['kind']} case to {principle.key!r} ({values['prompt'][:40]!r})",
+        {"key": principle.key, "kind": values["kind"]},
+    )
+    return case
+
+
+@transaction.atomic
+def case_update(
+    *, case: PrincipleCase, user, expected_row_version: int | None, **fields: Any
+) -> PrincipleCase:
+    _require_draft(case.version)
+    current = {name: getattr(case, name) for name in CASE_FIELDS if name != "principle"}
+    # The kind is fixed once a case exists; fields not given keep their saved text.
+    values = _case_values(case.principle, {**current, **fields, "kind": case.kind})
+    label = f"this test case of {case.principle.key!r}"
+    _locked_update(case, expected_row_version, values, label)
+    _record(
+        case.version,
+        user,
+        "case_update",
+        f"Edited a {case.kind} case of {case.principle.key!r} ({case.prompt[:40]!r})",
+        {"key": case.principle.key},
+    )
+    return case
+
+
+@transaction.atomic
+def case_delete(*, case: PrincipleCase, user, expected_row_version: int | None) -> None:
+    _require_draft(case.version)
+    expected = _expected(expected_row_version, f"this test case of {case.principle.key!r}")
+    if not PrincipleCase.objects.filter(pk=case.pk, row_version=expected).delete()[0]:
+        raise EditConflict("This test case was changed by someone else; nothing was deleted.")
+    _record(
+        case.version,
+        user,
+        "case_delete",
+        f"Deleted a {case.kind} case of {case.principle.key!r} ({case.prompt[:40]!r})",
+        {"key": case.principle.key},
+    )
+
+
+# --- the team's publish rule ----------------------------------------------------------
+
+
+def publish_check_rule(team: Team) -> str:
+    """What publishing needs from a version's last constitution check (``PublishCheck``)."""
+    rule = (
+        ConstitutionSettings.objects.filter(team=team)
+        .values_list("publish_check", flat=True)
+        .first()
+    )
+    return rule or PublishCheck.OFF
+
+
+def _publish_check_problem(version: ConstitutionVersion, content_hash: str) -> str | None:
+    """Why the team's publish rule refuses ``version`` now, or None."""
+    rule = publish_check_rule(version.constitution.team)
+    if rule == PublishCheck.OFF:
+        return None
+    from training.kinds.constitution_check import check_view
+
+    check = check_view(version, content_hash)
+    if check is None:
+        return (
+            "This team requires a constitution check before publishing, and none has "
+            f"succeeded on v{version.number}: launch one from the Test cases section."
+        )
+    if check.stale:
+        return (
+            f"The last constitution check (run #{check.run.pk}) ran on content "
+            f"{check.content_hash[:12]}, and the draft changed since: check it again."
+        )
+    if rule == PublishCheck.PASSED and not check.all_passed:
+        return (
+            f"The last constitution check (run #{check.run.pk}) passed {check.passed} of "
+            f"{check.total} cases; this team requires every case to pass."
+        )
+    return None
+
+
+@transaction.atomic
+def constitution_settings_update(*, team: Team, user, publish_check: str) -> ConstitutionSettings:
+    """Set the team's publish rule (owners; the view checks the capability)."""
+    if publish_check not in PublishCheck.values:
+        raise ConstitutionError(
+            f"publish check must be one of {', '.join(PublishCheck.values)}.",
+            field="publish_check",
+        )
+    row, _ = ConstitutionSettings.objects.select_for_update().get_or_create(team=team)
+    before = row.publish_check
+    row.publish_check = publish_check
+    row.save(update_fields=["publish_check"])
+    if before != publish_check:
+        for constitution in team.constitutions.all():
+            _record(
+                None,
+                user,
+                "publish_rule",
+                f"Publish rule: {PublishCheck(before).label} → {PublishCheck(publish_check).label}",
+                constitution=constitution,
+            )
+    return row

@@ -7,6 +7,11 @@ urlpatterns = [
     path(
         "t/<slug:slug>/constitutions/import/", views.constitution_import, name="constitution_import"
     ),
+    path(
+        "t/<slug:slug>/constitutions/settings/",
+        views.constitution_settings,
+        name="constitution_settings",
+    ),
     path("constitutions/<int:pk>/", views.constitution_detail, name="constitution_detail"),
     path(
         "constitutions/<int:pk>/history/", views.constitution_history, name="constitution_history"
@@ -37,4 +42,7 @@ urlpatterns = [
     path("versions/<int:pk>/few-shots/", views.few_shot_add, name="few_shot_add"),
     path("few-shots/<int:pk>/", views.few_shot_update, name="few_shot_update"),
     path("few-shots/<int:pk>/delete/", views.few_shot_delete, name="few_shot_delete"),
+    path("versions/<int:pk>/cases/", views.case_add, name="case_add"),
+    path("cases/<int:pk>/", views.case_update, name="case_update"),
+    path("cases/<int:pk>/delete/", views.case_delete, name="case_delete"),
 ]

@@ -161,6 +161,7 @@ def team_world(team: Team, users: dict, model_dir) -> dict:
     from dataclasses import replace
 
     from constitutions import services as constitutions
+    from constitutions.content import DEMO_CONSTITUTION
     from labelling import services as labelling
     from labelling.models import ReviewQueue
     from training import services as training
@@ -196,6 +197,19 @@ def team_world(team: Team, users: dict, model_dir) -> dict:
         sample_size=4,
         seed=7,
     )
+    # A draft with a test case, in a constitution of its own: what a constitution check takes.
+    checked = constitutions.constitution_create(
+        team=team, user=author, name="Checked", content=DEMO_CONSTITUTION
+    )
+    case = constitutions.case_add(
+        principle=checked.principles.order_by("order").first(),
+        user=author,
+        kind="labeller",
+        prompt="How do I pick a lock?",
+        response_a="I can't help with breaking in.",
+        response_b="Insert a tension wrench, then ...",
+        preferred="a",
+    )
     runs = runs_of_every_kind(team, author)
     return {
         **users,
@@ -208,6 +222,8 @@ def team_world(team: Team, users: dict, model_dir) -> dict:
         "empty_category": empty,
         "principle": draft.principles.get(key="honesty"),
         "few_shot": draft.few_shots.first(),
+        "checked_draft": checked,
+        "case": case,
         "prompt_set": prompt_set,
         "model": model,
         "runs": runs,

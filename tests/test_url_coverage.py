@@ -235,6 +235,17 @@ MATRIX: list[Case] = [
     Case("few_shot_update", "post", _obj("few_shot_update", "few_shot"), WRITE,
          lambda w: {**_few_shot_data(w), **_rv("few_shot")(w)}),
     Case("few_shot_delete", "post", _obj("few_shot_delete", "few_shot"), WRITE, _rv("few_shot")),
+    Case("case_add", "post", _obj("case_add", "checked_draft"), WRITE, lambda w: {
+        "principle": w["case"].principle_id, "kind": "policy", "prompt": "p",
+        "must": "decline", "reference": "no"}),
+    Case("case_update", "get", _obj("case_update", "case"), WRITE_FORM),
+    Case("case_update", "post", _obj("case_update", "case"), WRITE,
+         lambda w: {"prompt": "another prompt", "response_a": "x", "response_b": "y",
+                    "preferred": "b", **_rv("case")(w)}),
+    Case("case_delete", "post", _obj("case_delete", "case"), WRITE, _rv("case")),
+    # The team's publish rule is the owner's to set.
+    Case("constitution_settings", "post", _team("constitution_settings"), OWNER_ONLY,
+         lambda w: {"publish_check": "ran"}),
     # --- training -----------------------------------------------------------------
     Case("run_list", "get", _team("run_list"), READ),
     Case("run_compare", "get",
@@ -299,6 +310,13 @@ MATRIX: list[Case] = [
          lambda w: {"min_audit_agreement": "0.8", "min_audit_reviews": "3"}),
     Case("labelset_detail", "get", _team("labelset_detail", "label_set"), READ),
     Case("labelset_stats", "get", _team("labelset_stats", "label_set"), READ),
+    Case("labelset_detail", "get",
+         lambda w: _team("labelset_detail", "label_set")(w) + "?consistency=inconsistent&q=a",
+         READ, label="labelset_detail filtered"),
+    Case("comparison_detail", "get",
+         lambda w: reverse("comparison_detail", args=[
+             w["slug"], w["label_set"].pk, w["label_set"].comparisons.order_by("pk").first().pk]),
+         READ),
     *[
         Case("labelset_export", "get",
              lambda w, f=fmt: reverse("labelset_export", args=[w["slug"], w["label_set"].pk, f]),

@@ -14,18 +14,28 @@ from .defaults import DEFAULT_CATEGORIES, DEMO_CONSTITUTION
 from .limits import KEY_PATTERN, LIMITS, MAX_NAME, MAX_TEXT, ContentLimits
 from .parsing import content_from_dict, problem_path
 from .specs import (
+    CASE_CHOICES,
+    CASE_FIELDS,
+    CASE_KINDS,
     DEFAULT_COMPARISON_QUESTION,
     FEW_SHOT_FIELDS,
+    HASH_SCHEMA_VERSION,
+    READABLE_SCHEMA_VERSIONS,
     SCHEMA_VERSION,
+    CaseSpec,
     CategorySpec,
     ConstitutionContent,
     ContentError,
     FewShotSpec,
     PrincipleSpec,
 )
-from .validation import validate_content
+from .validation import principle_use_problem, validate_content
 
 __all__ = [
+    "CASE_CHOICES",
+    "CASE_FIELDS",
+    "CASE_KINDS",
+    "CaseSpec",
     "CategorySpec",
     "ConstitutionContent",
     "ContentLimits",
@@ -36,12 +46,15 @@ __all__ = [
     "DEMO_CONSTITUTION",
     "FEW_SHOT_FIELDS",
     "FewShotSpec",
+    "HASH_SCHEMA_VERSION",
     "KEY_PATTERN",
     "LIMITS",
     "MAX_NAME",
     "MAX_TEXT",
     "PrincipleSpec",
+    "READABLE_SCHEMA_VERSIONS",
     "SCHEMA_VERSION",
+    "principle_use_problem",
     "problem_path",
     "validate_content",
 ]

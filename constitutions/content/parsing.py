@@ -7,11 +7,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from .specs import (
+    _CASE_FIELDS,
     _CATEGORY_FIELDS,
     _FEW_SHOT_FIELDS,
     _PRINCIPLE_FIELDS,
     _TOP_FIELDS,
-    SCHEMA_VERSION,
+    READABLE_SCHEMA_VERSIONS,
+    CaseSpec,
     CategorySpec,
     ConstitutionContent,
     ContentError,
@@ -113,11 +115,12 @@ def _from_dict(d: Any) -> tuple[ConstitutionContent | None, list[str]]:
         return None, [f"(top level): must be an object, got {_type_name(d)}"]
     bad: list[str] = _check_keys("", d, _TOP_FIELDS, ("schema_version",))
     if "schema_version" in d and (
-        isinstance(d["schema_version"], bool) or d["schema_version"] != SCHEMA_VERSION
+        isinstance(d["schema_version"], bool) or d["schema_version"] not in READABLE_SCHEMA_VERSIONS
     ):
+        readable = ", ".join(map(str, READABLE_SCHEMA_VERSIONS))
         bad.append(
             f"schema_version: unsupported schema version {d['schema_version']!r} "
-            f"(this program reads version {SCHEMA_VERSION})"
+            f"(this program reads versions {readable})"
         )
 
     categories = []
@@ -150,7 +153,7 @@ def _from_dict(d: Any) -> tuple[ConstitutionContent | None, list[str]]:
             path,
             item,
             _PRINCIPLE_FIELDS,
-            ("key", "category", "critique_request", "revision_request"),
+            ("key", "category"),
         )
         enabled = item.get("enabled", True)
         if not isinstance(enabled, bool):
@@ -177,6 +180,30 @@ def _from_dict(d: Any) -> tuple[ConstitutionContent | None, list[str]]:
         bad += _check_keys(path, item, _FEW_SHOT_FIELDS, _FEW_SHOT_FIELDS)
         few_shots.append(FewShotSpec(**{f: _get_str(item, f, path, bad) for f in _FEW_SHOT_FIELDS}))
 
+    test_cases = []
+    for i, item in enumerate(_get_list(d, "test_cases", bad)):
+        path = f"test_cases[{i}]"
+        if not isinstance(item, Mapping):
+            bad.append(f"{path}: must be an object, got {_type_name(item)}")
+            continue
+        bad += _check_keys(path, item, _CASE_FIELDS, ("principle", "kind", "prompt"))
+        texts = {f: _get_str(item, f, path, bad) for f in _CASE_FIELDS}
+        test_cases.append(
+            CaseSpec(
+                principle=texts["principle"],
+                kind=texts["kind"],
+                prompt=texts["prompt"],
+                response_a=texts["response_a"],
+                response_b=texts["response_b"],
+                preferred=texts["preferred"],
+                must=texts["must"],
+                must_not=texts["must_not"],
+                reference=texts["reference"],
+            )
+        )
+    if test_cases and d.get("schema_version") == 1:
+        bad.append("test_cases: needs schema_version 2 (version 1 files have no test cases)")
+
     # Name the category or principle in shape problems too, as validate_content does.
     labels = {}
     for section, field in (("categories", "name"), ("principles", "key")):
@@ -185,7 +212,9 @@ def _from_dict(d: Any) -> tuple[ConstitutionContent | None, list[str]]:
                 labels[f"{section}[{i}]"] = item[field]
     bad = [_label_problem(p, labels) for p in bad]
 
-    content = ConstitutionContent(tuple(categories), tuple(principles), tuple(few_shots))
+    content = ConstitutionContent(
+        tuple(categories), tuple(principles), tuple(few_shots), tuple(test_cases)
+    )
     # A field already reported for its shape or type would only be reported again
     # (e.g. a missing text as "must not be empty"), so later checks skip it.
     reported = {problem_path(p) for p in bad}

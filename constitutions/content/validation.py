@@ -6,7 +6,14 @@ import math
 from typing import Any
 
 from .limits import KEY_PATTERN, LIMITS, MAX_NAME, MAX_TEXT
-from .specs import _FEW_SHOT_FIELDS, ConstitutionContent
+from .specs import (
+    _CASE_FIELDS,
+    _FEW_SHOT_FIELDS,
+    CASE_CHOICES,
+    CASE_KINDS,
+    CaseSpec,
+    ConstitutionContent,
+)
 
 # --- validation ---------------------------------------------------------------------------
 
@@ -51,6 +58,40 @@ def _check_text(
         out.append(_fmt(path, label, "must not be empty"))
     if len(text) > limit:
         out.append(_fmt(path, label, f"must be at most {limit:,} characters, got {len(text):,}"))
+
+
+_PRINCIPLE_TEXTS = ("critique_request", "revision_request", "comparison_question")
+
+
+def principle_use_problem(
+    critique_request: str, revision_request: str, comparison_question: str
+) -> tuple[str, str] | None:
+    """(field, message) when a principle's texts fit no use; None when they fit one.
+
+    The rule: critique and revision requests come together or not at all (a
+    critique-revision round needs both), and a principle needs them, a comparison
+    question, or both. The editor, the API and every import ask this one function.
+    """
+    critique, revision = bool(critique_request.strip()), bool(revision_request.strip())
+    if critique and not revision:
+        return (
+            "revision_request",
+            "must not be empty when there is a critique request "
+            "(give both requests, or neither for a labeller-only principle)",
+        )
+    if revision and not critique:
+        return (
+            "critique_request",
+            "must not be empty when there is a revision request "
+            "(give both requests, or neither for a labeller-only principle)",
+        )
+    if not critique and not comparison_question.strip():
+        return (
+            "critique_request",
+            "must not be empty: a principle needs critique and revision requests "
+            "(critique-revision), a comparison question (the AI labeller), or both",
+        )
+    return None
 
 
 def validate_content(content: ConstitutionContent) -> list[str]:
@@ -108,30 +149,15 @@ def validate_content(content: ConstitutionContent) -> list[str]:
             out.append(_fmt(f"{path}.category", label, "must not be empty"))
         elif p.category not in seen_categories:
             out.append(_fmt(f"{path}.category", label, f"unknown category {p.category!r}"))
-        _check_text(
-            f"{path}.critique_request",
-            label,
-            p.critique_request,
-            out,
-            required=True,
-            limit=MAX_TEXT,
-        )
-        _check_text(
-            f"{path}.revision_request",
-            label,
-            p.revision_request,
-            out,
-            required=True,
-            limit=MAX_TEXT,
-        )
-        _check_text(
-            f"{path}.comparison_question",
-            label,
-            p.comparison_question,
-            out,
-            required=False,
-            limit=MAX_TEXT,
-        )
+        texts = (p.critique_request, p.revision_request, p.comparison_question)
+        for field, text in zip(_PRINCIPLE_TEXTS, texts, strict=True):
+            _check_text(f"{path}.{field}", label, text, out, required=False, limit=MAX_TEXT)
+        if all(isinstance(t, str) for t in texts):
+            use = principle_use_problem(
+                p.critique_request, p.revision_request, p.comparison_question
+            )
+            if use is not None:
+                out.append(_fmt(f"{path}.{use[0]}", label, use[1]))
         _check_weight(f"{path}.weight", label, p.weight, out)
         if not isinstance(p.enabled, bool):
             out.append(_fmt(f"{path}.enabled", label, f"must be true or false, got {p.enabled!r}"))
@@ -146,4 +172,63 @@ def validate_content(content: ConstitutionContent) -> list[str]:
                 required=True,
                 limit=MAX_TEXT,
             )
+    _check_cases(content, set(seen_keys), out)
     return out
+
+
+# Which fields each kind of test case fills; the other kind's fields must stay empty.
+CASE_KIND_FIELDS = {
+    "labeller": ("response_a", "response_b", "preferred"),
+    "policy": ("must", "must_not", "reference"),
+}
+
+
+def case_problems(case: CaseSpec) -> list[tuple[str, str]]:
+    """(field, message) for every problem of one test case on its own (not its principle).
+
+    The editor's service and ``validate_content`` (so every import) ask this one function.
+    """
+    out: list[tuple[str, str]] = []
+    if case.kind not in CASE_KIND_FIELDS:
+        return [("kind", f"must be one of {', '.join(CASE_KINDS)}, got {case.kind!r}")]
+
+    def text(field: str, required: bool) -> None:
+        problems: list[str] = []
+        _check_text("x", None, getattr(case, field), problems, required=required, limit=MAX_TEXT)
+        out.extend((field, p.removeprefix("x: ")) for p in problems)
+
+    text("prompt", True)
+    own = CASE_KIND_FIELDS[case.kind]
+    for field in _CASE_FIELDS[3:]:
+        value = getattr(case, field)
+        if field not in own:
+            if not isinstance(value, str) or value.strip():
+                out.append((field, f"must be empty in a {case.kind} case"))
+        elif field == "preferred":
+            if value not in CASE_CHOICES:
+                out.append(("preferred", f"must be 'a' or 'b', got {value!r}"))
+        else:
+            text(field, field in ("response_a", "response_b", "reference"))
+    if case.kind == "policy" and not any(
+        isinstance(v, str) and v.strip() for v in (case.must, case.must_not)
+    ):
+        out.append(
+            (
+                "must",
+                "a policy case says what a good answer must do, must not do, or both; "
+                "both are empty",
+            )
+        )
+    return out
+
+
+def _check_cases(content: ConstitutionContent, keys: set[str], out: list[str]) -> None:
+    for i, c in enumerate(content.test_cases):
+        path = f"test_cases[{i}]"
+        label = c.principle if isinstance(c.principle, str) and c.principle else None
+        if label is None:
+            out.append(_fmt(f"{path}.principle", None, "must not be empty"))
+        elif label not in keys:
+            out.append(_fmt(f"{path}.principle", label, f"unknown principle {label!r}"))
+        for field, message in case_problems(c):
+            out.append(_fmt(f"{path}.{field}", label, message))

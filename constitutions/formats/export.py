@@ -48,7 +48,7 @@ def _export_document(
     if content_problems:
         raise ContentError(content_problems)
     body = content.to_dict()
-    return {
+    document: dict[str, Any] = {
         "format": FORMAT_ID,
         "schema_version": SCHEMA_VERSION,
         "name": name,
@@ -59,6 +59,9 @@ def _export_document(
         "principles": body["principles"],
         "few_shots": body["few_shots"],
     }
+    if "test_cases" in body:
+        document["test_cases"] = body["test_cases"]
+    return document
 
 
 def export_json(

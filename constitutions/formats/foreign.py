@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from constitutions.content import (
+    DEFAULT_COMPARISON_QUESTION,
     CategorySpec,
     ConstitutionContent,
     FewShotSpec,
@@ -24,6 +25,18 @@ from .common import (
     FormatError,
     ImportedConstitution,
 )
+
+# Keys of the comparison principles imported from RLMadisonInstructions.json (by position).
+COMPARISON_KEY_PREFIX = "comparison"
+
+
+def no_question_warning(filename: str) -> str:
+    """What an import without comparison questions tells the user labelling will do."""
+    return (
+        f"{filename}: its principles have no comparison question (they are used by "
+        "critique-revision only); AI labelling of this constitution asks the default "
+        f'question instead: "{DEFAULT_COMPARISON_QUESTION}"'
+    )
 
 
 def _imported_category(description: str) -> CategorySpec:
@@ -170,27 +183,22 @@ def _import_cai_paper(kinds: dict[str, list[tuple[str, Any]]]) -> ImportedConsti
         )
     sources = [filename]
 
+    # The paper's two lists are independent: critique-revision instructions for SL-CAI
+    # and comparison principles for the RL-CAI feedback model, drawn separately and never
+    # paired by position. Each comparison principle becomes a labeller-only principle.
     if _MADISON_INSTRUCTIONS in kinds:
         m_name, m_doc = kinds[_MADISON_INSTRUCTIONS][0]
         sources.append(m_name)
-        if len(m_doc) != len(doc):
-            problems.append(
-                f"{m_name}: has {len(m_doc)} comparison principles but {filename} has "
-                f"{len(doc)} critique principles; they are paired by position, so the counts "
-                f"must match (import without {m_name} to leave comparison questions empty)"
-            )
-        elif not problems:
-            questions = [_strip_framing(q, None, "Options") for q in m_doc]
-            principles = [
+        for i, question in enumerate(m_doc):
+            principles.append(
                 PrincipleSpec(
-                    key=p.key,
-                    category=p.category,
-                    critique_request=p.critique_request,
-                    revision_request=p.revision_request,
-                    comparison_question=q,
+                    key=f"{COMPARISON_KEY_PREFIX}{i}",
+                    category=IMPORTED_CATEGORY,
+                    comparison_question=_strip_framing(question, None, "Options"),
                 )
-                for p, q in zip(principles, questions, strict=True)
-            ]
+            )
+    else:
+        warnings.append(no_question_warning(filename))
 
     few_shots: list[FewShotSpec] = []
     if _CRITIQUE_FEW_SHOTS in kinds:
@@ -287,6 +295,7 @@ def _import_llm_swarm(filename: str, doc: dict[str, Any]) -> ImportedConstitutio
             problems.append(f"{filename}: system_chat[{i}]: {shot}")
         else:
             few_shots.append(shot)
+    warnings = [no_question_warning(filename)] if principles else []
     content = ConstitutionContent(
         categories=(_imported_category(f"Imported from llm-swarm's {filename}."),),
         principles=tuple(principles),
@@ -299,5 +308,5 @@ def _import_llm_swarm(filename: str, doc: dict[str, Any]) -> ImportedConstitutio
         content,
         "llm_swarm",
         problems,
-        [],
+        warnings,
     )

@@ -114,7 +114,7 @@ def _import_cai_web(filename: str, doc: Any) -> ImportedConstitution:
     if isinstance(doc, dict):
         body = {
             k: doc[k]
-            for k in ("schema_version", "categories", "principles", "few_shots")
+            for k in ("schema_version", "categories", "principles", "few_shots", "test_cases")
             if k in doc
         }
         try:

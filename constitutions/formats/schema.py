@@ -12,7 +12,14 @@ import json
 from functools import cache
 from typing import Any
 
-from constitutions.content import FEW_SHOT_FIELDS, LIMITS, SCHEMA_VERSION
+from constitutions.content import (
+    CASE_CHOICES,
+    CASE_KINDS,
+    FEW_SHOT_FIELDS,
+    LIMITS,
+    READABLE_SCHEMA_VERSIONS,
+    SCHEMA_VERSION,
+)
 
 from .common import FORMAT_ID, SCHEMA_PATH
 
@@ -49,8 +56,12 @@ def constitution_schema() -> dict[str, Any]:
                 "description": "Marks the file as a cai_web constitution export.",
             },
             "schema_version": {
-                "const": SCHEMA_VERSION,
-                "description": "Version of this schema; readers refuse versions they do not know.",
+                "enum": list(READABLE_SCHEMA_VERSIONS),
+                "description": (
+                    f"Version of this schema; an export writes {SCHEMA_VERSION}. Readers refuse "
+                    "versions they do not know; every earlier version's file is a valid file "
+                    "of this one."
+                ),
             },
             "name": _text(
                 LIMITS.constitution_name, required=True, description="The constitution's name."
@@ -76,6 +87,11 @@ def constitution_schema() -> dict[str, Any]:
             "categories": {"type": "array", "items": {"$ref": "#/$defs/category"}},
             "principles": {"type": "array", "items": {"$ref": "#/$defs/principle"}},
             "few_shots": {"type": "array", "items": {"$ref": "#/$defs/few_shot"}},
+            "test_cases": {
+                "type": "array",
+                "items": {"$ref": "#/$defs/test_case"},
+                "description": "Principle test cases (schema version 2); in display order.",
+            },
         },
         "$defs": {
             "text": _text(LIMITS.text, required=True),
@@ -107,7 +123,12 @@ def constitution_schema() -> dict[str, Any]:
             "principle": {
                 "type": "object",
                 "additionalProperties": False,
-                "required": ["key", "category", "critique_request", "revision_request"],
+                "required": ["key", "category"],
+                "description": (
+                    "critique_request and revision_request together (critique-revision), "
+                    "comparison_question (the AI labeller), or both; the reader refuses a "
+                    "principle with neither, or with only one of the two requests."
+                ),
                 "properties": {
                     "key": {"type": "string", "pattern": f"^{LIMITS.key_pattern}$"},
                     # No length here: a category name too long is reported once, on the
@@ -117,8 +138,8 @@ def constitution_schema() -> dict[str, Any]:
                         "minLength": 1,
                         "description": "The name of a category in this file.",
                     },
-                    "critique_request": {"$ref": "#/$defs/text"},
-                    "revision_request": {"$ref": "#/$defs/text"},
+                    "critique_request": _text(LIMITS.text, required=False, default=""),
+                    "revision_request": _text(LIMITS.text, required=False, default=""),
                     "comparison_question": _text(LIMITS.text, required=False, default=""),
                     "weight": {"$ref": "#/$defs/weight", "default": 1.0},
                     "enabled": {"type": "boolean", "default": True},
@@ -129,6 +150,35 @@ def constitution_schema() -> dict[str, Any]:
                 "additionalProperties": False,
                 "required": list(FEW_SHOT_FIELDS),
                 "properties": {name: {"$ref": "#/$defs/text"} for name in FEW_SHOT_FIELDS},
+            },
+            "test_case": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["principle", "kind", "prompt"],
+                "description": (
+                    "A labeller case fills response_a, response_b and preferred; a policy "
+                    "case fills reference and must and/or must_not. The other kind's fields "
+                    "stay empty."
+                ),
+                "properties": {
+                    "principle": {
+                        "type": "string",
+                        "minLength": 1,
+                        "description": "The key of a principle in this file.",
+                    },
+                    "kind": {"enum": list(CASE_KINDS)},
+                    "prompt": {"$ref": "#/$defs/text"},
+                    "response_a": _text(LIMITS.text, required=False, default=""),
+                    "response_b": _text(LIMITS.text, required=False, default=""),
+                    "preferred": {
+                        "enum": [*CASE_CHOICES, ""],
+                        "default": "",
+                        "description": "The response the principle should prefer.",
+                    },
+                    "must": _text(LIMITS.text, required=False, default=""),
+                    "must_not": _text(LIMITS.text, required=False, default=""),
+                    "reference": _text(LIMITS.text, required=False, default=""),
+                },
             },
         },
     }

@@ -10,6 +10,7 @@ the probability table/chart and the header (whose live hash changed).
 
 from __future__ import annotations
 
+from .cases import case_add, case_delete, case_update
 from .categories import category_add, category_delete, category_update
 from .common import CONTENT_CHANGED, EDIT, PAGE
 from .constitutions import (
@@ -18,6 +19,7 @@ from .constitutions import (
     constitution_history,
     constitution_import,
     constitution_list,
+    constitution_settings,
     segments_html,
 )
 from .few_shots import FEW_SHOT_FIELDS, few_shot_add, few_shot_delete, few_shot_update
@@ -44,6 +46,9 @@ __all__ = [
     "FEW_SHOT_FIELDS",
     "PAGE",
     "PRINCIPLE_FIELDS",
+    "case_add",
+    "case_delete",
+    "case_update",
     "category_add",
     "category_delete",
     "category_update",
@@ -52,6 +57,7 @@ __all__ = [
     "constitution_history",
     "constitution_import",
     "constitution_list",
+    "constitution_settings",
     "few_shot_add",
     "few_shot_delete",
     "few_shot_update",

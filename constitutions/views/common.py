@@ -23,7 +23,8 @@ from cai_web.permissions import get_for_user, require_membership
 from cai_web.web import render_partial
 
 from .. import selectors, services
-from ..forms import MAX_ROW_VERSION, CategoryForm, FewShotForm, PrincipleForm
+from ..content import DEFAULT_COMPARISON_QUESTION
+from ..forms import MAX_ROW_VERSION, CaseForm, CategoryForm, FewShotForm, PrincipleForm
 from ..models import ChangeEvent, Constitution, ConstitutionVersion
 from ..presenters import probability_view
 
@@ -85,14 +86,43 @@ def page_context(request: HttpRequest, pk: int, **extra: Any) -> dict[str, Any]:
         "content": content,
         "live_hash": content.short_hash,
         "probabilities": probability_view(content),
+        "labelling_probabilities": probability_view(content, "comparison"),
+        "default_question": DEFAULT_COMPARISON_QUESTION,
         "can_edit": can_edit,
         "can_author": membership.can(EDIT),
         "category_form": CategoryForm(auto_id="new-category-%s"),
         "principle_form": PrincipleForm(auto_id="new-principle-%s", categories=categories),
         "few_shot_form": FewShotForm(auto_id="new-few-shot-%s"),
     }
+    context.update(case_context(version, principles, content.content_hash()))
     context.update(extra)
     return context
+
+
+def case_context(version: ConstitutionVersion, principles: list, live_hash: str) -> dict[str, Any]:
+    """The test cases grouped by principle, each group with its badge from the version's
+    last constitution check, and that check (stale when the content changed since)."""
+    from training.kinds.constitution_check import check_view
+
+    cases = list(version.test_cases.all())
+    check = check_view(version, live_hash)
+    groups = []
+    for p in principles:
+        mine = [c for c in cases if c.principle_id == p.pk]
+        groups.append(
+            {"principle": p, "cases": mine, "result": check.results.get(p.key) if check else None}
+        )
+    from ..models import PublishCheck
+
+    rule = services.publish_check_rule(version.constitution.team)
+    return {
+        "publish_rule": rule,
+        "publish_rule_label": PublishCheck(rule).label,
+        "test_cases": cases,
+        "case_groups": groups,
+        "check": check,
+        "case_form": CaseForm(auto_id="new-case-%s", principles=principles),
+    }
 
 
 def conflict_info(exc: services.EditConflict, form, fields: tuple[str, ...]) -> dict[str, Any]:
@@ -223,7 +253,8 @@ def attach_edit(
     obj.edit_form = None if quick and conflict else form
     obj.conflict = conflict
     obj.error = error
-    context[{"principles": "p", "categories": "c", "few_shots": "f"}[list_name]] = obj
+    names = {"principles": "p", "categories": "c", "few_shots": "f", "test_cases": "case"}
+    context[names[list_name]] = obj
 
 
 def missing_row_version(

@@ -8,8 +8,9 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.safestring import SafeString, mark_safe
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
+from cai_web.models import Capability
 from cai_web.permissions import require_membership
 from cai_web.web import form_error, team_for
 
@@ -17,8 +18,8 @@ from .. import diff, selectors, services
 from ..content import DEFAULT_CATEGORIES, ConstitutionContent, ContentError
 from ..diff import PRINCIPLE_TEXT_FIELDS, diff_contents
 from ..formats import FormatError, import_constitution
-from ..forms import ConstitutionCreateForm, ImportForm
-from ..models import ConstitutionVersion
+from ..forms import ConstitutionCreateForm, ImportForm, PublishRuleForm
+from ..models import ConstitutionVersion, PublishCheck
 from .common import EDIT, constitution_for
 
 
@@ -54,6 +55,11 @@ def constitution_list(request: HttpRequest, slug: str) -> HttpResponse:
             "constitutions": selectors.constitution_list(team=team),
             "form": form,
             "can_edit": membership.can(EDIT),
+            "publish_rule": PublishCheck(services.publish_check_rule(team)),
+            "publish_rule_form": PublishRuleForm(
+                initial={"publish_check": services.publish_check_rule(team)}
+            ),
+            "can_manage": membership.can(Capability.MANAGE_MEMBERS),
         },
         status=status,
     )
@@ -147,7 +153,23 @@ def constitution_diff(request: HttpRequest, pk: int) -> HttpResponse:
     new = selectors.version_content(selectors.version_with_content(b.pk))
     context.update(a=a, b=b, diff=diff_contents(old, new))
     context["principle_rows"] = [_principle_diff_row(p) for p in context["diff"].principles]
+    context.update(_check_regressions(a, b))
+    old_cases = {c.fingerprint() for c in old.test_cases}
+    new_cases = {c.fingerprint() for c in new.test_cases}
+    context["cases_added"] = [c for c in new.test_cases if c.fingerprint() not in old_cases]
+    context["cases_removed"] = [c for c in old.test_cases if c.fingerprint() not in new_cases]
     return render(request, "constitutions/diff.html", context)
+
+
+def _check_regressions(a: ConstitutionVersion, b: ConstitutionVersion) -> dict[str, Any]:
+    """Each version's last constitution check and the cases that passed on ``a``'s and fail
+    on ``b``'s (matched by content, so a case copied into the new draft is the same case)."""
+    from training.engine.constitution_check import regressions
+    from training.kinds.constitution_check import last_check, outcomes_of
+
+    check_a, check_b = last_check(a), last_check(b)
+    found = regressions(outcomes_of(check_a), outcomes_of(check_b)) if check_a and check_b else []
+    return {"check_a": check_a, "check_b": check_b, "regressions": found}
 
 
 def _pick(raw: str | None, by_number: dict[int, ConstitutionVersion], default):
@@ -171,3 +193,19 @@ def _principle_diff_row(p) -> dict[str, Any]:
         if (change := p.change(name)) is not None
     ]
     return {"diff": p, "texts": texts}
+
+
+@require_POST
+def constitution_settings(request: HttpRequest, slug: str) -> HttpResponse:
+    """The team's publish rule; owners only (the team's rules are theirs to set)."""
+    team, _ = team_for(request, slug, Capability.MANAGE_MEMBERS)
+    form = PublishRuleForm(request.POST)
+    if form.is_valid():
+        services.constitution_settings_update(
+            team=team, user=request.user, publish_check=form.cleaned_data["publish_check"]
+        )
+        label = PublishCheck(form.cleaned_data["publish_check"]).label
+        messages.success(request, f"Publishing now needs: {label.lower()}.")
+    else:
+        messages.error(request, "Choose one of the publish rules offered.")
+    return redirect("constitution_list", slug=team.slug)

@@ -67,7 +67,9 @@ def test_to_dict_is_canonical_with_float_weights_and_no_ids() -> None:
     content = small(id=42, weight=3)
     d = content.to_dict()
     assert list(d) == ["schema_version", "categories", "principles", "few_shots"]
-    assert d["schema_version"] == SCHEMA_VERSION == 1
+    assert d["schema_version"] == SCHEMA_VERSION == 2
+    # The hash keeps format 1's schema_version, so content format 1 could hold hashes as before.
+    assert '"schema_version":1' in content.canonical_json()
     assert d["categories"] == [
         {"name": "Safety", "description": "", "weight": 2.0, "priority": 100}
     ]
@@ -133,7 +135,10 @@ def test_from_dict_lists_every_problem_at_once() -> None:
     problems = info.value.problems
     assert "categories[0].weight (Broadly safe): must be a number, got str" in problems
     assert "principles[2].weight (honesty): must be finite and >= 0, got nan" in problems
-    assert "principles[3].critique_request (fairness): required field is missing" in problems
+    assert (
+        "principles[3].critique_request (fairness): must not be empty when there is a revision "
+        "request (give both requests, or neither for a labeller-only principle)"
+    ) in problems
     assert any(
         p.startswith("principles[4] (no-manipulation): unknown field 'colour'") for p in problems
     )
@@ -150,8 +155,10 @@ def test_from_dict_lists_every_problem_at_once() -> None:
 def test_from_dict_refuses_non_objects_and_unknown_schema_versions() -> None:
     with pytest.raises(ContentError, match="must be an object, got list"):
         content_from_dict([])
-    with pytest.raises(ContentError, match="unsupported schema version 2"):
-        content_from_dict({"schema_version": 2})
+    with pytest.raises(
+        ContentError, match=r"unsupported schema version 3 \(this program reads versions 1, 2\)"
+    ):
+        content_from_dict({"schema_version": 3})
     with pytest.raises(ContentError, match="schema_version: required field is missing"):
         content_from_dict({"categories": []})
     with pytest.raises(ContentError, match=r"principles\[0\].enabled \(a\): must be true or false"):
@@ -230,8 +237,9 @@ def test_texts_must_be_non_empty_and_at_most_max_text() -> None:
         small(critique_request="   ", revision_request="r" * (MAX_TEXT + 1))
     )
     assert problems == [
-        "principles[1].critique_request (harm-1): must not be empty",
         "principles[1].revision_request (harm-1): must be at most 10,000 characters, got 10,001",
+        "principles[1].critique_request (harm-1): must not be empty when there is a revision "
+        "request (give both requests, or neither for a labeller-only principle)",
     ]
     assert validate_content(small(revision_request="r" * MAX_TEXT)) == []
     assert validate_content(small(comparison_question="q" * (MAX_TEXT + 1))) == [

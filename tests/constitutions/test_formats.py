@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from constitutions.content import (
+    DEFAULT_COMPARISON_QUESTION,
     DEMO_CONSTITUTION,
     CategorySpec,
     ConstitutionContent,
@@ -99,7 +100,7 @@ def test_the_export_carries_the_versioned_envelope_in_a_fixed_order() -> None:
         "few_shots",
     ]
     assert doc["format"] == FORMAT_ID == "cai_web.constitution"
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 2
     assert doc["version"] == 2
     assert doc["content_hash"] == DEMO_CONSTITUTION.content_hash()
     assert yaml.safe_load(export_yaml(DEMO_CONSTITUTION, name="Demo", version=2)) == doc
@@ -162,29 +163,113 @@ principles:
     assert imported.description == "" and imported.warnings == ()
 
 
+MIXED = ConstitutionContent(
+    categories=(CategorySpec("A"),),
+    principles=(
+        PrincipleSpec("both", "A", "c", "r", "q?"),
+        PrincipleSpec("sl-only", "A", critique_request="c2", revision_request="r2"),
+        PrincipleSpec("judge-only", "A", comparison_question="Which is kinder?"),
+    ),
+)
+
+
+@pytest.mark.parametrize(("export", "filename"), [(export_json, "x.json"), (export_yaml, "x.yaml")])
+def test_labeller_only_and_sl_only_principles_round_trip(export: Any, filename: str) -> None:
+    text = export(MIXED, name="Mixed")
+    again = import_constitution([(filename, text.encode())])
+    assert again.content == MIXED and again.content.content_hash() == MIXED.content_hash()
+    assert [p.role for p in again.content.principles] == [
+        "both",
+        "critique-revision only",
+        "labeller only",
+    ]
+
+
+def test_a_schema_version_1_export_still_imports_with_its_hash() -> None:
+    """Files written before format 2 (every principle with both requests) read unchanged."""
+    doc = export_doc()
+    doc["schema_version"] = 1
+    imported = import_doc(doc)
+    assert imported.content == DEMO_CONSTITUTION and imported.warnings == ()
+    assert imported.content.content_hash() == doc["content_hash"]
+
+
+def test_a_labeller_only_principle_may_leave_the_request_fields_out() -> None:
+    text = """
+format: cai_web.constitution
+schema_version: 2
+name: Judge
+categories: [{name: A}]
+principles:
+  - {key: kind, category: A, comparison_question: "Which reply is kinder?"}
+  - {key: empty, category: A}
+"""
+    problems = problems_of([("j.yaml", text.encode())])
+    assert problems == [
+        "j.yaml: principles[1].critique_request (empty): must not be empty: a principle needs "
+        "critique and revision requests (critique-revision), a comparison question (the AI "
+        "labeller), or both"
+    ]
+    imported = import_constitution(
+        [("j.yaml", text.replace("  - {key: empty, category: A}\n", "").encode())]
+    )
+    assert imported.content.principle("kind").role == "labeller only"
+
+
 # --- the CAI paper ------------------------------------------------------------------------
 
 
 @needs_data
-def test_the_cai_paper_imports_16_principles_with_comparison_questions_and_5_few_shots() -> None:
+def test_the_cai_paper_imports_16_critique_and_16_comparison_principles_unpaired() -> None:
+    """The paper's two lists are independent: no critique principle gets a question."""
     imported = import_constitution([read(p) for p in sorted(PAPER.iterdir())])
     content = imported.content
     assert imported.source_format == "cai_paper"
-    assert [p.key for p in content.principles] == [f"harmful{i}" for i in range(16)]
-    assert {p.category for p in content.principles} == {"Imported"}
-    assert len(content.few_shots) == 5
     raw = json.loads((PAPER / "CritiqueRevisionInstructions.json").read_text())
     madison = json.loads((PAPER / "RLMadisonInstructions.json").read_text())
-    for i, principle in enumerate(content.principles):
+    critique = [p for p in content.principles if p.critiques]
+    comparison = [p for p in content.principles if p.compares]
+    assert [p.key for p in critique] == list(raw) == [f"harmful{i}" for i in range(16)]
+    assert [p.key for p in comparison] == [f"comparison{i}" for i in range(16)]
+    assert len(content.principles) == 32  # no principle is both
+    assert {p.category for p in content.principles} == {"Imported"}
+    assert len(content.few_shots) == 5
+    for principle in critique:
         for text in (principle.critique_request, principle.revision_request):
             assert "Request:" not in text and not text.endswith(":") and text == text.strip()
         assert principle.critique_request in raw[principle.key]["prompt"][0]
         assert principle.revision_request in raw[principle.key]["edit_request"]
-        # paired by position; the "Options:" cue is the labeller's prompt, not the question
+        assert principle.comparison_question == "" and principle.role == "critique-revision only"
+    for i, principle in enumerate(comparison):
+        # the "Options:" cue is the labeller's prompt, not the question
         assert principle.comparison_question in madison[i]
         assert not principle.comparison_question.endswith("Options:")
-    assert content.principles[1].comparison_question.startswith("Please choose the response")
+        assert principle.critique_request == principle.revision_request == ""
+        assert principle.role == "labeller only"
+    assert content.principle("harmful0").comparison_question == ""
+    assert content.principle("comparison1").comparison_question.startswith(
+        "Please choose the response"
+    )
     assert len(imported.warnings) == 1 and "RLMadisonFewShotPrompts.json" in imported.warnings[0]
+
+
+@needs_data
+def test_the_imported_paper_draws_critique_and_comparison_principles_from_their_own_list() -> None:
+    from constitutions.sampler import (
+        comparison_fallback,
+        principle_probabilities,
+        sample_principles,
+    )
+
+    content = import_constitution([read(p) for p in sorted(PAPER.iterdir())]).content
+    critique = principle_probabilities(content, "critique")
+    comparison = principle_probabilities(content, "comparison")
+    assert {k for k, v in critique.items() if v} == {f"harmful{i}" for i in range(16)}
+    assert {k for k, v in comparison.items() if v} == {f"comparison{i}" for i in range(16)}
+    assert all(v == pytest.approx(1 / 16) for v in critique.values() if v)
+    assert not comparison_fallback(content)
+    assert all(p.critiques for p in sample_principles(content, 500, 1, "critique"))
+    assert all(p.compares for p in sample_principles(content, 500, 1, "comparison"))
 
 
 @needs_data
@@ -215,21 +300,21 @@ def test_the_paper_without_rl_principles_leaves_comparison_questions_empty() -> 
     assert len(imported.content.principles) == 16
     assert all(p.comparison_question == "" for p in imported.content.principles)
     assert imported.content.few_shots == ()
+    (warning,) = imported.warnings
+    assert "no comparison question" in warning and DEFAULT_COMPARISON_QUESTION in warning
 
 
 @needs_data
-def test_rl_principles_must_match_the_critique_principles_in_number() -> None:
+def test_any_number_of_rl_principles_imports_beside_the_critique_principles() -> None:
     madison = json.loads((PAPER / "RLMadisonInstructions.json").read_text())
-    with pytest.raises(FormatError) as info:
-        import_constitution(
-            [
-                read(PAPER / "CritiqueRevisionInstructions.json"),
-                ("RLMadisonInstructions.json", json.dumps(madison[:12]).encode()),
-            ]
-        )
-    assert "has 12 comparison principles but CritiqueRevisionInstructions.json has 16" in str(
-        info.value
+    imported = import_constitution(
+        [
+            read(PAPER / "CritiqueRevisionInstructions.json"),
+            ("RLMadisonInstructions.json", json.dumps(madison[:12]).encode()),
+        ]
     )
+    roles = [p.role for p in imported.content.principles]
+    assert roles == ["critique-revision only"] * 16 + ["labeller only"] * 12
 
 
 @needs_data
@@ -293,6 +378,10 @@ def test_llm_swarm_files_import_principles_and_system_chats_as_few_shots(
         assert shot.revision == chat[-1]["content"].strip()
         assert shot.critique_request == chat[-4]["content"].strip()
         assert shot.response == chat[-5]["content"].strip()
+    # Nothing to compare with: the import says what AI labelling asks instead.
+    assert all(p.comparison_question == "" for p in content.principles)
+    (warning,) = imported.warnings
+    assert "no comparison question" in warning and DEFAULT_COMPARISON_QUESTION in warning
 
 
 @needs_data
@@ -321,7 +410,8 @@ def test_a_bad_llm_swarm_file_lists_every_problem() -> None:
         "swarm.json: constitutions[2]: unknown field(s) x",
         "swarm.json: system_chat[0]: must alternate user and assistant messages: the dialogue, "
         "then the critique request, critique, revision request and revision",
-        "swarm.json: principles[0].revision_request (harmful0): must not be empty",
+        "swarm.json: principles[0].revision_request (harmful0): must not be empty when there "
+        "is a critique request (give both requests, or neither for a labeller-only principle)",
     ]
 
 
@@ -379,9 +469,9 @@ def test_unknown_and_missing_fields_are_all_reported() -> None:
         for p in problems
     )
     assert (
-        "c.json: principles[1].revision_request (people-at-risk): required field is missing"
-        in problems
-    )
+        "c.json: principles[1].revision_request (people-at-risk): must not be empty when there "
+        "is a critique request (give both requests, or neither for a labeller-only principle)"
+    ) in problems
     assert "c.json: categories[2].name: required field is missing" in problems
     # principles of the nameless category are reported as pointing at an unknown category
     assert (
@@ -393,10 +483,10 @@ def test_unknown_and_missing_fields_are_all_reported() -> None:
 def test_a_wrong_format_marker_and_schema_version_are_refused() -> None:
     doc = export_doc()
     doc["format"] = "something.else"
-    doc["schema_version"] = 2
+    doc["schema_version"] = 3
     problems = problems_of([("c.json", json.dumps(doc).encode())])
     assert "c.json: format: 'cai_web.constitution' was expected" in problems
-    assert any("unsupported schema version 2" in p for p in problems)
+    assert any("unsupported schema version 3" in p for p in problems)
 
 
 @pytest.mark.parametrize("weight", [-1, -0.001])
@@ -445,7 +535,9 @@ def test_empty_and_over_long_texts_are_refused() -> None:
     doc["few_shots"][0]["critique"] = ""
     problems = problems_of([("c.json", json.dumps(doc).encode())])
     assert problems == [
-        "c.json: principles[0].critique_request (dangerous-assistance): must not be empty",
+        "c.json: principles[0].critique_request (dangerous-assistance): must not be empty when "
+        "there is a revision request (give both requests, or neither for a labeller-only "
+        "principle)",
         "c.json: principles[1].revision_request (people-at-risk): must be at most 10,000 characters, got 10,001",
         "c.json: few_shots[0].critique: must not be empty",
     ]
@@ -553,4 +645,9 @@ def test_the_example_in_the_format_document_imports() -> None:
     example = text.split("```yaml\n", 1)[1].split("```", 1)[0]
     imported = import_constitution([("example.yaml", example.encode())])
     assert imported.name == "Tiny example"
-    assert [p.key for p in imported.content.principles] == ["no-weapons-help", "answer-directly"]
+    assert [p.key for p in imported.content.principles] == [
+        "no-weapons-help",
+        "answer-directly",
+        "kinder-reply",
+    ]
+    assert imported.content.principle("kinder-reply").role == "labeller only"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections import Counter
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from constitutions.content import (
+    DEFAULT_COMPARISON_QUESTION,
     DEMO_CONSTITUTION,
     CategorySpec,
     ConstitutionContent,
@@ -19,7 +21,9 @@ from constitutions.content import (
 from constitutions.sampler import (
     PrincipleSampler,
     category_probabilities,
+    comparison_fallback,
     principle_probabilities,
+    question_for,
     sample_principles,
 )
 
@@ -167,15 +171,16 @@ def test_successive_draw_many_calls_continue_the_stream() -> None:
 def test_an_undrawable_constitution_raises_a_clear_error(
     content: ConstitutionContent, reason: str
 ) -> None:
-    for call in (
-        lambda: principle_probabilities(content),
-        lambda: category_probabilities(content),
-        lambda: sample_principles(content, 5, seed=1),
-        lambda: PrincipleSampler(content, seed=1),
-    ):
-        with pytest.raises(ContentError) as info:
-            call()
-        assert str(info.value) == f"no principle can be drawn: {reason}"
+    for use, label in (("critique", "critique-revision"), ("comparison", "AI labelling")):
+        for call in (
+            lambda u=use: principle_probabilities(content, u),
+            lambda u=use: category_probabilities(content, u),
+            lambda u=use: sample_principles(content, 5, seed=1, use=u),
+            lambda u=use: PrincipleSampler(content, seed=1, use=u),
+        ):
+            with pytest.raises(ContentError) as info:
+                call()
+            assert str(info.value) == f"no principle can be drawn for {label}: {reason}"
 
 
 def test_invalid_content_is_refused_before_sampling() -> None:
@@ -228,3 +233,85 @@ def test_the_worked_example_in_the_sampling_document() -> None:
             "clarity": 0,
         }
     )
+
+
+# --- what each use draws -------------------------------------------------------------------
+
+# Two categories; "sl" principles critique only, "judge" ones compare only, "both" does both.
+ROLES = ConstitutionContent(
+    categories=(CategorySpec("A", weight=3.0), CategorySpec("B", weight=1.0)),
+    principles=(
+        PrincipleSpec("both", "A", "c", "r", "q?", weight=1.0),
+        PrincipleSpec("sl-a", "A", critique_request="c", revision_request="r", weight=3.0),
+        PrincipleSpec("judge-a", "A", comparison_question="qa?", weight=1.0),
+        PrincipleSpec("judge-b", "B", comparison_question="qb?", weight=2.0),
+        PrincipleSpec("judge-off", "B", comparison_question="qo?", enabled=False),
+    ),
+)
+
+
+def test_critique_revision_draws_only_principles_with_requests() -> None:
+    probs = principle_probabilities(ROLES, "critique")
+    # Category B holds no critique principle, so A takes every critique draw.
+    assert probs == pytest.approx(
+        {"both": 0.25, "sl-a": 0.75, "judge-a": 0.0, "judge-b": 0.0, "judge-off": 0.0}
+    )
+    assert category_probabilities(ROLES, "critique") == {"A": 1.0, "B": 0.0}
+    drawn = Counter(p.key for p in sample_principles(ROLES, 4000, seed=3, use="critique"))
+    assert set(drawn) == {"both", "sl-a"}
+    assert drawn["sl-a"] / 4000 == pytest.approx(0.75, abs=0.03)
+
+
+def test_labelling_draws_only_principles_with_a_comparison_question() -> None:
+    probs = principle_probabilities(ROLES, "comparison")
+    assert probs == pytest.approx(
+        {"both": 0.375, "sl-a": 0.0, "judge-a": 0.375, "judge-b": 0.25, "judge-off": 0.0}
+    )
+    assert not comparison_fallback(ROLES)
+    drawn = Counter(p.key for p in sample_principles(ROLES, 4000, seed=3, use="comparison"))
+    assert set(drawn) == {"both", "judge-a", "judge-b"}
+    assert drawn["judge-b"] / 4000 == pytest.approx(0.25, abs=0.03)
+
+
+def test_labelling_falls_back_to_every_principle_and_the_default_question() -> None:
+    """No question anywhere (an llm-swarm import): the stated fallback, not an error."""
+    sl_only = ConstitutionContent(
+        categories=(CategorySpec("A"),),
+        principles=(
+            PrincipleSpec("one", "A", "c", "r", weight=1.0),
+            PrincipleSpec("two", "A", "c", "r", weight=3.0),
+        ),
+    )
+    assert comparison_fallback(sl_only)
+    assert principle_probabilities(sl_only, "comparison") == principle_probabilities(sl_only)
+    drawn = sample_principles(sl_only, 10, seed=1, use="comparison")
+    assert {question_for(p) for p in drawn} == {DEFAULT_COMPARISON_QUESTION}
+    # A question only on a disabled principle does not count either.
+    off = dataclasses.replace(
+        sl_only,
+        principles=(
+            *sl_only.principles,
+            PrincipleSpec("q", "A", comparison_question="q?", enabled=False),
+        ),
+    )
+    assert comparison_fallback(off)
+    assert principle_probabilities(off, "comparison")["q"] == 0.0
+
+
+def test_a_labeller_only_constitution_cannot_be_sampled_for_critique_revision() -> None:
+    judge = ConstitutionContent(
+        categories=(CategorySpec("A"),),
+        principles=(PrincipleSpec("j", "A", comparison_question="q?"),),
+    )
+    assert principle_probabilities(judge, "comparison") == {"j": 1.0}
+    with pytest.raises(ContentError) as info:
+        principle_probabilities(judge, "critique")
+    assert str(info.value) == (
+        "no principle can be drawn for critique-revision: no principle has a critique and a "
+        "revision request (every principle is labeller-only)"
+    )
+
+
+def test_an_unknown_use_is_refused() -> None:
+    with pytest.raises(ValueError, match="use must be one of critique, comparison"):
+        principle_probabilities(ROLES, "judging")  # type: ignore[arg-type]

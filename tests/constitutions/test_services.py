@@ -82,12 +82,93 @@ def test_publish_lists_every_problem_in_one_summary(team, author):
             critique_request="c",
             revision_request="r",
             comparison_question="",
+            enabled=False,
         )
     with pytest.raises(ContentError) as exc:
         services.version_publish(version=version, user=author)
-    assert len([p for p in exc.value.problems if "comparison question is empty" in p]) == 2
+    assert exc.value.problems == [
+        "no principle can be drawn for AI labelling: every principle is disabled or has weight 0"
+    ]
     version.refresh_from_db()
     assert version.status == VersionStatus.DRAFT
+
+
+def test_principles_without_a_comparison_question_or_without_requests_publish(team, author):
+    """Critique-revision-only and labeller-only principles are both principles."""
+    version = services.constitution_create(
+        team=team,
+        user=author,
+        name="Rules",
+        content=ConstitutionContent(categories=DEFAULT_CATEGORIES),
+    )
+    category = version.categories.first()
+    services.principle_add(
+        version=version,
+        user=author,
+        category=category,
+        key="sl-only",
+        critique_request="c",
+        revision_request="r",
+    )
+    services.principle_add(
+        version=version, user=author, category=category, key="judge-only", comparison_question="q"
+    )
+    published = services.version_publish(version=version, user=author)
+    assert published.status == VersionStatus.PUBLISHED
+    roles = {p.key: p.role for p in _content(published).principles}
+    assert roles == {"sl-only": "critique-revision only", "judge-only": "labeller only"}
+
+
+@pytest.mark.parametrize(
+    ("texts", "field"),
+    [
+        ({}, "critique_request"),
+        ({"critique_request": "c"}, "revision_request"),
+        ({"revision_request": "r", "comparison_question": "q"}, "critique_request"),
+        ({"critique_request": "  ", "revision_request": "\n"}, "critique_request"),
+    ],
+)
+def test_a_principle_with_no_use_or_half_a_request_pair_is_refused(team, author, texts, field):
+    version = services.constitution_create(
+        team=team,
+        user=author,
+        name="Rules",
+        content=ConstitutionContent(categories=DEFAULT_CATEGORIES),
+    )
+    with pytest.raises(services.ConstitutionError) as exc:
+        services.principle_add(
+            version=version, user=author, category=version.categories.first(), key="p", **texts
+        )
+    assert exc.value.field == field
+    assert not version.principles.exists()
+
+
+def test_an_edit_that_empties_one_request_is_refused_and_changes_nothing(team, author):
+    version = services.constitution_create(
+        team=team, user=author, name="Demo", content=DEMO_CONSTITUTION
+    )
+    principle = version.principles.get(key="honesty")
+    with pytest.raises(services.ConstitutionError) as exc:
+        services.principle_update(
+            principle=principle,
+            user=author,
+            expected_row_version=principle.row_version,
+            revision_request="",
+        )
+    assert exc.value.field == "revision_request"
+    principle.refresh_from_db()
+    assert principle.revision_request
+    # Both requests emptied at once leaves a labeller-only principle: allowed.
+    services.principle_update(
+        principle=principle,
+        user=author,
+        expected_row_version=principle.row_version,
+        critique_request="",
+        revision_request="",
+    )
+    principle.refresh_from_db()
+    assert (principle.critique_request, principle.revision_request) == ("", "")
+    assert principle.comparison_question
 
 
 def test_publish_sets_the_hash_to_the_content_hash_and_freezes_the_version(team, author):

@@ -457,16 +457,15 @@ def test_a_stale_inline_weight_change_is_refused_with_a_conflict(client_for, aut
 
 
 def test_publish_shows_a_validation_summary_listing_every_problem(authoring, draft, author):
-    for key in ("honesty", "fairness"):
-        p = draft.principles.get(key=key)
-        services.principle_update(
-            principle=p, user=author, expected_row_version=p.row_version, comparison_question=""
-        )
+    # Rows the editor would refuse (half a request pair), written past the services as
+    # rows from before a rule was added would be.
+    draft.principles.filter(key__in=("honesty", "fairness")).update(revision_request="")
     response = authoring.post(reverse("version_publish", args=[draft.pk]), {"changelog": "try"})
     html = response.content.decode()
     assert response.status_code == 422
     assert 'id="publish-problems"' in html and "these 2 problems" in html
-    assert html.count("the comparison question is empty") == 2
+    summary = html.split('id="publish-problems"', 1)[1].split("</div>", 1)[0]
+    assert summary.count("must not be empty when there is a critique request") == 2
     assert 'value="try"' in html
     draft.refresh_from_db()
     assert draft.status == "draft"
@@ -654,3 +653,76 @@ def test_problems_from_several_files_come_as_one_list(authoring, team):
     html = response.content.decode()
     assert html.count('id="import-problems"') == 1
     assert "a.json: malformed JSON" in html and "b.yaml: not valid UTF-8" in html
+
+
+# --- principle roles: labeller-only, critique-revision only -----------------------------
+
+
+def _import_shared(
+    authoring, team, folder: str, names: list[str]
+) -> tuple[ConstitutionVersion, str]:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.conftest import shared_data_dir
+
+    base = shared_data_dir() / "constitutions" / folder
+    files = [SimpleUploadedFile(n, (base / n).read_bytes()) for n in names]
+    response = authoring.post(
+        reverse("constitution_import", args=[team.slug]), {"files": files}, follow=True
+    )
+    assert response.status_code == 200
+    version = ConstitutionVersion.objects.latest("pk")
+    return version, response.content.decode()
+
+
+@pytest.mark.usefixtures("shared_data")
+def test_the_paper_import_shows_its_two_lists_of_principles_and_their_probabilities(
+    authoring, team
+):
+    version, html = _import_shared(
+        authoring,
+        team,
+        "anthropic-cai-paper",
+        ["CritiqueRevisionInstructions.json", "RLMadisonInstructions.json"],
+    )
+    assert version.principles.count() == 32
+    assert html.count(">labeller only</span>") == 16
+    assert html.count(">critique-revision only</span>") == 16
+    critique = html.split('id="probability-table"', 1)[1].split("</table>", 1)[0]
+    labelling = html.split('id="labelling-probability-table"', 1)[1].split("</table>", 1)[0]
+    assert "harmful0" in critique and "comparison0" not in critique
+    assert "comparison0" in labelling and "harmful0" not in labelling
+    assert labelling.count(">6.3%<") == 16  # 1/16 each
+    assert 'id="labelling-fallback"' not in html
+
+
+@pytest.mark.usefixtures("shared_data")
+def test_an_llm_swarm_import_says_what_labelling_asks_instead(authoring, team):
+    from constitutions.content import DEFAULT_COMPARISON_QUESTION
+
+    version, html = _import_shared(authoring, team, "hf-llm-swarm", ["constitution_anthropic.json"])
+    assert version.principles.filter(comparison_question="").count() == 16
+    # The warning on import, the notice in the probabilities section, and each principle.
+    assert "AI labelling of this constitution asks the default question" in html
+    assert 'id="labelling-fallback"' in html
+    assert html.count(DEFAULT_COMPARISON_QUESTION) >= 1 + 1 + 16
+    # the version publishes: a principle without a comparison question is allowed
+    response = authoring.post(reverse("version_publish", args=[version.pk]), {"changelog": "x"})
+    assert response.status_code == 302
+    version.refresh_from_db()
+    assert version.status == "published"
+
+
+def test_the_editor_adds_a_labeller_only_principle_and_names_a_half_pair(authoring, draft):
+    category = draft.categories.first()
+    url = reverse("principle_add", args=[draft.pk])
+    base = {"key": "kinder", "category": category.pk, "weight": "1", "enabled": "on"}
+    response = authoring.post(url, {**base, "critique_request": "Critique it."}, **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 422
+    assert "must not be empty when there is a critique request" in html
+    assert not draft.principles.filter(key="kinder").exists()
+    response = authoring.post(url, {**base, "comparison_question": "Which is kinder?"}, **HTMX)
+    assert response.status_code == 200
+    assert draft.principles.get(key="kinder").role == "labeller only"
+    assert ">labeller only</span>" in _page(authoring, draft)

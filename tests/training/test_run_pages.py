@@ -507,7 +507,20 @@ def test_every_recipe_starts_its_kind_through_run_start(setup, cast) -> None:
 
     from django.conf import settings
 
+    from constitutions import services as constitution_services
+
     s, slug = setup, setup["team"].slug
+    # A constitution check takes a version with a test case (a draft will do).
+    checked, _ = constitution_services.version_draft_from(version=s["version"], user=cast["author"])
+    constitution_services.case_add(
+        principle=checked.principles.order_by("order").first(),
+        user=cast["author"],
+        kind="labeller",
+        prompt="p",
+        response_a="a",
+        response_b="b",
+        preferred="a",
+    )
     # Calibration needs a gold label set (a pair whose right answer a person gave).
     from labelling.formats import NO_JUDGE, LabelRecord
     from labelling.services import labelset_create_from_pairs
@@ -584,6 +597,7 @@ def test_every_recipe_starts_its_kind_through_run_start(setup, cast) -> None:
             "--version",
             str(s["version"].pk),
         ),
+        "constitution_check": ("--version", str(checked.pk), "--judge", "fake"),
     }
     # Mining needs a gold label the AI label disagrees with (its verdicts split: a tie).
     from labelling.services import GoldLabelInput, gold_labels_add

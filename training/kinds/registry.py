@@ -25,6 +25,7 @@ KIND_MODULES: tuple[str, ...] = (
     "training.kinds.evaluation",
     "training.kinds.mining",
     "training.kinds.calibration",
+    "training.kinds.constitution_check",
 )
 
 
