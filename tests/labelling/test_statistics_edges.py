@@ -330,3 +330,25 @@ def test_the_api_gives_both_references_and_strict_json(hand_set, team, owner, cl
     assert data["primary_reference"] == "gold" and data["combined_rule"]
     gold = data["agreements_by_reference"]["gold"]["debiased"]
     assert gold["kappa"]["interval"] == "too_few" and gold["kappa"]["ci_low"] is None
+
+
+def test_the_migration_splits_existing_human_judgments_into_gold_and_audit(
+    hand_set, team, django_user_model
+):
+    import importlib
+
+    from django.apps import apps
+
+    (person,) = auditors(team, django_user_model, 1)
+    queue = whole_set_queue(hand_set, person)
+    h2 = Comparison.objects.get(label_set=hand_set, external_id="h2")  # gold b
+    review(queue, person, h2, "a")
+    # As a database from before the split had them: one consensus, no sources.
+    Comparison.objects.filter(label_set=hand_set).update(
+        gold_verdict=None, gold_count=0, audit_verdict=None, audit_count=0
+    )
+    migration = importlib.import_module("labelling.migrations.0004_human_verdict_sources")
+    migration.backfill(apps, None)
+    h2.refresh_from_db()
+    assert (h2.gold_verdict, h2.gold_count, h2.audit_verdict, h2.audit_count) == ("b", 1, "a", 1)
+    assert h2.ai_labels.get().gold_verdict == "b"

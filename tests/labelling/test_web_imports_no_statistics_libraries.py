@@ -107,4 +107,7 @@ def test_pages_that_compute_no_statistics_import_no_statistics_library(tmp_path:
         "review_revealed": 200,
         "labelset_stats": 200,
     }, report
-    assert report["loaded_for_stats"] == ["scipy", "statsmodels"], report
+    # scipy loads for the binomial test; statsmodels only for a kappa of >= 50 items
+    # (below that the interval is a numpy bootstrap or "too few to say"), and this
+    # set has 4 labels.
+    assert report["loaded_for_stats"] == ["scipy"], report
