@@ -575,7 +575,10 @@ def labelset_statistics(
         raise ValueError(f"by must be one of {', '.join(SLICE_FIELDS)}")
     references: tuple[str, ...] = ("gold", "audit", "combined") if combined else ("gold", "audit")
     bias = _position_bias_by(label_set, filters)[""]
-    counted = Comparison.objects.filter(Q(label_set=label_set) & filters.comparison_q()).aggregate(
+    # review_count > 0 reads only the reviewed comparisons (comparison_reviewed_idx).
+    counted = Comparison.objects.filter(
+        Q(label_set=label_set, review_count__gt=0) & filters.comparison_q()
+    ).aggregate(
         gold=Count("id", filter=Q(gold_count__gt=0)),
         audit=Count("id", filter=Q(audit_count__gt=0)),
     )
