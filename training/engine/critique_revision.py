@@ -365,7 +365,7 @@ def plan_principles(
     """
     from constitutions.sampler import principle_probabilities, sample_principles
 
-    probabilities = principle_probabilities(content)
+    probabilities = principle_probabilities(content, "critique")
     by_key = {p.key: p for p in content.principles}
     ranked = [
         by_key[key]
@@ -377,7 +377,9 @@ def plan_principles(
 
     plan: list[list[PrincipleSpec]] = []
     for r in range(1, rounds + 1):
-        drawn = list(sample_principles(content, n_examples, derive_seed(seed, "principles", r)))
+        drawn = list(
+            sample_principles(content, n_examples, derive_seed(seed, "principles", r), "critique")
+        )
         if len(drawn) != n_examples:
             raise CritiqueRevisionError(
                 f"sample_principles returned {len(drawn)} principles for {n_examples} examples"
@@ -388,7 +390,7 @@ def plan_principles(
             if not clashing:
                 break
             redraw = sample_principles(
-                content, n_examples, derive_seed(seed, "principles", r, attempt)
+                content, n_examples, derive_seed(seed, "principles", r, attempt), "critique"
             )
             for i in clashing:
                 if redraw[i].key not in used[i]:

@@ -119,9 +119,9 @@ class GenerationLabel:
 def comparison_question(principle: PrincipleSpec | None) -> str:
     """The principle's comparison question, or the constitution-wide default."""
     from constitutions.content import DEFAULT_COMPARISON_QUESTION
+    from constitutions.sampler import question_for
 
-    question = (principle.comparison_question if principle is not None else "").strip()
-    return question or DEFAULT_COMPARISON_QUESTION
+    return question_for(principle) if principle is not None else DEFAULT_COMPARISON_QUESTION
 
 
 def build_comparison_messages(
@@ -155,9 +155,7 @@ def cot_messages(
     question: str = "",
 ) -> Messages:
     """The comparison, asking for a short reasoning first instead of the letter."""
-    (message,) = build_comparison_messages(
-        prompt, first_answer, second_answer, principle, question
-    )
+    (message,) = build_comparison_messages(prompt, first_answer, second_answer, principle, question)
     text = message["content"].rsplit("\n", 1)[0] + "\n" + COT_INSTRUCTION
     return ({"role": "user", "content": text},)
 
@@ -180,13 +178,15 @@ def pair_principles(
     """The ``k`` principles for pair ``index``: seeded per pair, not per batch.
 
     Keyed on (seed, index) so a resumed or re-batched job draws the same
-    principles for the same pair.
+    principles for the same pair. Only principles with a comparison question are
+    drawn (or, when the constitution has none, every principle, asked the default
+    question: ``constitutions.sampler.comparison_fallback``).
     """
     from constitutions.sampler import sample_principles
     from training.engine.seeds import derive_seed
 
     pair_seed = derive_seed(int(seed), "pair", int(index))
-    return sample_principles(content, k, pair_seed)
+    return sample_principles(content, k, pair_seed, use="comparison")
 
 
 def verdict(p_a: float) -> str:

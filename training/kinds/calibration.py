@@ -102,7 +102,7 @@ def _pair_count(label_set: LabelSet, config: CalibrationRunConfig) -> int:
 
 def check(team: Any, inputs: dict[str, Any], options: dict[str, Any], user: Any) -> dict[str, Any]:
     config = _config(options)
-    require_drawable(inputs["version"])
+    require_drawable(inputs["version"], "comparison")
     n = gold_comparisons(inputs["label_set"]).count()
     if config.pair_limit > n:
         raise TrainingError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from constitutions.models import ConstitutionVersion
+from constitutions.sampler import Use
 from training.errors import TrainingError
 from training.models import PromptSelection, PromptSet
 from training.services.prompt_sets import run_prompt_queryset
@@ -12,14 +13,16 @@ from training.services.prompt_sets import run_prompt_queryset
 T = TypeVar("T")
 
 
-def require_drawable(version: ConstitutionVersion) -> None:
-    """The constitution must have at least one principle a sampler can draw."""
+def require_drawable(version: ConstitutionVersion, use: Use = "critique") -> None:
+    """The constitution must have at least one principle a sampler can draw for ``use``
+    ("critique": critique-revision; "comparison": the AI labeller, which falls back to
+    every principle when none has a comparison question)."""
     from constitutions.content import ContentError
     from constitutions.sampler import principle_probabilities
     from constitutions.selectors import version_content, version_with_content
 
     try:
-        principle_probabilities(version_content(version_with_content(version.pk)))
+        principle_probabilities(version_content(version_with_content(version.pk)), use)
     except ContentError as exc:
         raise TrainingError(str(exc), field="version") from None
 

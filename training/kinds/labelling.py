@@ -48,9 +48,28 @@ class LaunchLabelling(PromptSubsetLaunchForm):
     batch_size = forms.IntegerField(min_value=1, max_value=1024, initial=8)
     seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=0)
 
+    def __init__(self, *args: Any, team: Any, **kwargs: Any) -> None:
+        super().__init__(*args, team=team, **kwargs)
+        _say_what_labelling_asks(self.fields["version"])
+
     def options(self) -> dict[str, Any]:
         keys = ("seed", "temperature", "max_new_tokens", "batch_size", "k_principles", "mode")
         return {**{k: self.cleaned_data[k] for k in keys}, **self.subset_options()}
+
+
+def _say_what_labelling_asks(field: Any) -> None:
+    """Each offered version says what labelling asks under it (its principles' comparison
+    questions, or the default question when none has one); the help text quotes the default."""
+    from constitutions.content import DEFAULT_COMPARISON_QUESTION
+    from constitutions.selectors import labelling_summaries
+
+    summaries = labelling_summaries(field.queryset)
+    describe = field.label_from_instance
+    field.label_from_instance = lambda v: f"{describe(v)}: {summaries.get(v.pk, '')}"
+    field.help_text = (
+        "Labelling draws only principles with a comparison question. A version with none "
+        f'asks every pair the default question: "{DEFAULT_COMPARISON_QUESTION}"'
+    )
 
 
 def _config(options: dict[str, Any]) -> LabellingRunConfig:
@@ -59,7 +78,7 @@ def _config(options: dict[str, Any]) -> LabellingRunConfig:
 
 def check(team: Any, inputs: dict[str, Any], options: dict[str, Any], user: Any) -> dict[str, Any]:
     config = _config(options)
-    require_drawable(inputs["version"])
+    require_drawable(inputs["version"], "comparison")
     require_prompts(inputs["prompt_set"], inputs["prompt_selection"], config)
     return {}
 
