@@ -6,6 +6,8 @@ import math
 
 from django import template
 
+from labelling.explanations import explain
+
 register = template.Library()
 
 
@@ -44,6 +46,7 @@ def kappa_interval_name(k) -> str:
     return KAPPA_INTERVALS.get(getattr(k, "interval", ""), "")
 
 
+register.simple_tag(explain, name="explain")
 register.filter("pct", fmt_pct)
 register.filter("kappa_ci", fmt_kappa_ci)
 register.filter("kappa_interval", kappa_interval_name)

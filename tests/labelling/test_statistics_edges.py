@@ -352,3 +352,12 @@ def test_the_migration_splits_existing_human_judgments_into_gold_and_audit(
     h2.refresh_from_db()
     assert (h2.gold_verdict, h2.gold_count, h2.audit_verdict, h2.audit_count) == ("b", 1, "a", 1)
     assert h2.ai_labels.get().gold_verdict == "b"
+
+
+def test_explanations_have_one_home_and_an_unknown_term_is_an_error():
+    from labelling.explanations import EXPLANATIONS, explain
+
+    assert all(text.strip() and "\n" not in text for text in EXPLANATIONS.values())
+    assert "tie" in explain("rule_agree")
+    with pytest.raises(KeyError, match="no explanation"):
+        explain("nonsense")
