@@ -82,12 +82,21 @@ class SamplingParams:
 
 @dataclass(frozen=True)
 class Completion:
-    """What a backend produced for one request."""
+    """What a backend produced for one request.
+
+    A NUL character in ``text`` becomes U+FFFD (the replacement character): a model can
+    emit one (a random-weight model often does), and PostgreSQL refuses NUL in text,
+    which would fail the whole batch at the store.
+    """
 
     text: str
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str  # "stop" | "length"
+
+    def __post_init__(self) -> None:
+        if "\x00" in self.text:
+            object.__setattr__(self, "text", self.text.replace("\x00", "\ufffd"))
 
 
 @dataclass(frozen=True)
