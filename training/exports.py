@@ -46,20 +46,33 @@ def _rounds(run: Run) -> int:
     return int(run.config.get("rounds", 1) or 1)
 
 
+def _trl_lines(run: Run, states: list[Any] | None = None) -> Iterator[str]:
+    from training.engine.export import to_trl_jsonl
+
+    return to_trl_jsonl(
+        _finished_states(run) if states is None else states,
+        min_rounds=_rounds(run),
+        system=run.config.get("system_prompt"),
+    )
+
+
 def sl_cai_records(run: Run) -> Iterator[dict[str, Any]]:
     """trl conversational prompt/completion records, in example order.
 
     The same rows the SFT run trains on: both go through ``training.engine.export``.
     """
-    from training.engine.export import to_trl_jsonl
-
-    for line in to_trl_jsonl(
-        _finished_states(run), min_rounds=_rounds(run), system=run.config.get("system_prompt")
-    ):
+    for line in _trl_lines(run):
         yield json.loads(line)
 
 
 def provenance(run: Run, *, exported: int | None = None) -> dict[str, Any]:
+    """Where an export comes from: the run, its constitution, model, prompts and config.
+
+    ``examples_exported`` is the number of records the export holds (counted here when
+    the caller does not say), never left empty.
+    """
+    if exported is None:
+        exported = sum(1 for _ in _trl_lines(run))
     version = run.constitution_version
     model = run.model
     prompt_set = run.prompt_set
@@ -121,7 +134,8 @@ def save_sl_cai_dataset(
     """
     from training.engine.export import save_hf_dataset
 
-    record = provenance(run)
+    states = _finished_states(run)
+    record = provenance(run, exported=sum(1 for _ in _trl_lines(run, states)))
     record.update(
         constitution_hash=run.constitution_version.content_hash
         if run.constitution_version
@@ -130,7 +144,7 @@ def save_sl_cai_dataset(
         **extra_provenance,
     )
     return save_hf_dataset(
-        _finished_states(run),
+        states,
         folder,
         record,
         min_rounds=min_rounds or _rounds(run),

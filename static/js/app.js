@@ -1,6 +1,8 @@
 // Small page behaviours every page shares (loaded by templates/base.html):
 //   - <time data-relative> ("3 minutes ago", from the training_tags reltime tag) ticks
 //     every second, and its title gets the viewer's local time with its zone;
+//   - <time data-local> (a point in time, the times abstime tag) reads in the viewer's
+//     local time with its zone, UTC kept as its title;
 //   - [data-countdown] (an ETA in seconds) counts down between polls;
 //   - a banner shows when htmx requests fail (the server stopped answering) and goes
 //     once one succeeds again;
@@ -38,6 +40,16 @@
         t.title = new Date(when).toLocaleString() + " (" + zone + ") · " + utc;
         t.dataset.zoned = "1";
       }
+    });
+    document.querySelectorAll("time[data-local]").forEach(function (t) {
+      if (t.dataset.zoned) return;
+      var when = Date.parse(t.getAttribute("datetime"));
+      if (isNaN(when)) return;
+      t.textContent = new Date(when).toLocaleString(undefined, {
+        year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+        timeZoneName: "short"
+      });
+      t.dataset.zoned = "1";
     });
     document.querySelectorAll("[data-countdown]").forEach(function (c) {
       if (!c.dataset.t0) c.dataset.t0 = String(now);

@@ -1,14 +1,12 @@
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django import template
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.timesince import timesince, timeuntil
 
+from cai_web.templatetags.times import abstime, reltime
 from constitutions.diff import word_diff_html
 
 register = template.Library()
@@ -20,25 +18,9 @@ def word_diff(before: str | None, after: str | None) -> SafeString:
     return mark_safe(word_diff_html(before, after))
 
 
-@register.simple_tag
-def reltime(value: dt.datetime | None, empty: str = "—") -> SafeString | str:
-    """``{% reltime run.created_at %}``: "3 minutes ago" that static/js/app.js keeps ticking.
-
-    The server text is right at render time (and stays so without JavaScript); the
-    title always carries the exact time in UTC, and the script adds the viewer's local
-    time with its zone.
-    """
-    if value is None:
-        return empty
-    now = timezone.now()
-    text = f"{timesince(value, now)} ago" if value <= now else f"in {timeuntil(value, now)}"
-    utc = value.astimezone(dt.UTC)
-    return format_html(
-        '<time datetime="{}" data-relative title="{}">{}</time>',
-        utc.isoformat(timespec="seconds"),
-        utc.strftime("%Y-%m-%d %H:%M:%S UTC"),
-        text,
-    )
+# The time tags live in cai_web (every app's pages show times); these pages load them here.
+register.simple_tag(reltime)
+register.simple_tag(abstime)
 
 
 @register.filter
