@@ -361,3 +361,24 @@ def test_explanations_have_one_home_and_an_unknown_term_is_an_error():
     assert "tie" in explain("rule_agree")
     with pytest.raises(KeyError, match="no explanation"):
         explain("nonsense")
+
+
+def test_the_bulk_import_path_stores_imported_labels_as_gold(team, author):
+    from django.db import transaction
+
+    from labelling.services.labelsets import labelset_store_records
+
+    from .labelling_fixtures import hand_records
+
+    with transaction.atomic():  # fresh: on PostgreSQL this is the COPY path
+        label_set = services.labelset_create(
+            team=team, user=author, name="Bulk", source_kind="import"
+        )
+        labelset_store_records(
+            label_set=label_set, records=hand_records(), principles={}, fresh=True
+        )
+    h1 = Comparison.objects.get(label_set=label_set, external_id="h1")
+    assert (h1.gold_verdict, h1.gold_count, h1.audit_verdict, h1.audit_count) == ("a", 1, None, 0)
+    assert h1.ai_labels.get().gold_verdict == "a"
+    s = selectors.labelset_statistics(label_set)
+    assert s.primary == "gold" and s.gold_count == 7
