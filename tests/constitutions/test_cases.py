@@ -255,3 +255,20 @@ def test_a_published_version_shows_its_cases_read_only(client_for, team, author,
     case = PrincipleCase.objects.filter(version=version).first()
     refused = client_for(author).post(reverse("case_delete", args=[case.pk]), {"row_version": 1})
     assert refused.status_code == 409 and PrincipleCase.objects.filter(pk=case.pk).exists()
+
+
+def test_raw_sql_cannot_add_a_case_to_a_published_version(team, author) -> None:
+    from django.db import connection
+
+    version = services.constitution_create(team=team, user=author, name="C", content=WITH_CASES)
+    published = services.version_publish(version=version, user=author)
+    principle = published.principles.first()
+    with pytest.raises(IntegrityError, match="immutable"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO constitutions_principlecase (version_id, principle_id, kind, prompt,"
+                ' response_a, response_b, preferred, must, must_not, reference, "order",'
+                " row_version) VALUES (%s, %s, 'policy', 'p', '', '', '', 'm', '', 'r', 9, 1)",
+                [published.pk, principle.pk],
+            )
+    assert PrincipleCase.objects.filter(version=published).count() == 2
