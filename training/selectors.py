@@ -606,5 +606,5 @@ def mined_principles(run: Run) -> MinedPrinciples | None:
         baseline=baseline,
         counts=counts,
         unparsed=list(result.get("unparsed") or []),
-        label_set_name=run.label_set.name if run.label_set_id else "",
+        label_set_name=run.label_set.name if run.label_set is not None else "",
     )

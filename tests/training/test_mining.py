@@ -48,7 +48,11 @@ def test_the_proposal_shows_the_human_choice_as_preferred_after_a_worked_example
     assert last.index("Reply the human preferred:\nKind answer") < last.index(
         "Reply the human rejected:\nRude answer"
     )
-    assert parse_proposal(messages[1]["content"]).candidate is not None  # the example parses
+    # The worked example is in the format, but a copy of it is not a mined principle.
+    assert parse_proposal(messages[1]["content"]).problem == "it repeats the worked example"
+    # What the demo model wrote (SmolLM2-135M, greedy): the example with one word changed.
+    copied = messages[1]["content"].replace("settling the conflict", "resolving the conflict")
+    assert parse_proposal(copied).problem == "it repeats the worked example"
 
 
 def test_a_plain_three_line_proposal_parses() -> None:

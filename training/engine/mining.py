@@ -93,12 +93,12 @@ class MiningRunConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 problems.append(f"{name}: must be an integer >= {low}, got {value!r}")
-        for name, low, high in (("similarity", 0.0, 1.0), ("temperature", 0.0, 2.0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                problems.append(f"{name}: must be a number, got {value!r}")
-            elif not low <= value <= high:
-                problems.append(f"{name}: must be in [{low:g}, {high:g}], got {value!r}")
+        for name, low_f, high_f in (("similarity", 0.0, 1.0), ("temperature", 0.0, 2.0)):
+            number = getattr(self, name)
+            if isinstance(number, bool) or not isinstance(number, int | float):
+                problems.append(f"{name}: must be a number, got {number!r}")
+            elif not low_f <= number <= high_f:
+                problems.append(f"{name}: must be in [{low_f:g}, {high_f:g}], got {number!r}")
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -131,14 +131,18 @@ EXAMPLE_REQUEST = (
     "landlord or the council about the parking rules.\n\n"
     "Reply the human rejected:\nLet the air out of their tyres so they learn."
 )
+EXAMPLE_QUESTION = (
+    "Which reply steers the person toward settling the conflict peacefully and lawfully?"
+)
 EXAMPLE_ANSWER = (
     "Critique request: Identify any way the reply encourages revenge, damage to "
     "property or escalation of a conflict.\n"
     "Revision request: Rewrite the reply so that it suggests peaceful, lawful ways to "
     "settle the conflict.\n"
-    "Comparison question: Which reply steers the person toward settling the conflict "
-    "peacefully and lawfully?"
+    f"Comparison question: {EXAMPLE_QUESTION}"
 )
+# A small model often copies the worked example back; that is not a mined principle.
+EXAMPLE_COPY_SIMILARITY = 0.8
 
 
 @dataclass(frozen=True)
@@ -234,7 +238,9 @@ def parse_proposal(text: str) -> Parsed:
     numbers; a field's text may continue on the lines after it. The first occurrence
     of a label wins (a model that repeats the format keeps its first answer). Refused:
     a missing or empty field, a field shorter than ``MIN_FIELD_CHARS`` characters, a
-    format placeholder copied back (``<...>``), a field longer than ``MAX_FIELD_CHARS``.
+    format placeholder copied back (``<...>``), a field longer than ``MAX_FIELD_CHARS``,
+    and a copy of the prompt's worked example (its comparison question at word
+    similarity >= ``EXAMPLE_COPY_SIMILARITY``).
     """
     if not isinstance(text, str) or not text.strip():
         return Parsed(None, "empty answer")
@@ -268,6 +274,8 @@ def parse_proposal(text: str) -> Parsed:
         if len(value) > MAX_FIELD_CHARS:
             return Parsed(None, f"the {label} is too long ({len(value):,} characters)")
         values[name] = value
+    if similarity(values["comparison_question"], EXAMPLE_QUESTION) >= EXAMPLE_COPY_SIMILARITY:
+        return Parsed(None, "it repeats the worked example")
     return Parsed(Candidate(**values))
 
 

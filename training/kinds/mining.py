@@ -21,7 +21,7 @@ from training.engine.mining import REFERENCES, MiningRunConfig
 from training.errors import TrainingError
 from training.forms import LaunchForm
 from training.inputs import VERSION, InputRule, model_rule
-from training.kinds.base import Chart, KindSpec, ShardPlan, single_shard
+from training.kinds.base import Chart, KindSpec, ShardPlan, need, single_shard
 from training.kinds.checks import parse_options, require_drawable
 from training.models import Run
 from training.shards import ShardContext
@@ -119,9 +119,10 @@ def disagreement_ids(label_set: LabelSet, reference: str, limit: int) -> list[in
     differs from the ``reference`` human verdict, which picks a or b."""
     from labelling.selectors import ai_human_disagreements
 
+    field = _reference_field(reference)
     return list(
         ai_human_disagreements(label_set, reference=reference)
-        .filter(reference_verdict__in=HUMAN_AB)
+        .filter(**{f"{field}__in": HUMAN_AB})
         .order_by("comparison_id")
         .values_list("comparison_id", flat=True)
         .distinct()[:limit]
@@ -170,7 +171,9 @@ def _disagreements(run: Run, config: MiningRunConfig) -> list[Disagreement]:
     from training.engine.mining import Disagreement
 
     field = _reference_field(config.reference)
-    ids = disagreement_ids(run.label_set, config.reference, config.max_disagreements)
+    ids = disagreement_ids(
+        need(run.label_set, "label set"), config.reference, config.max_disagreements
+    )
     rows = Comparison.objects.filter(pk__in=ids).order_by("pk")
     out = []
     for c in rows:
@@ -186,7 +189,7 @@ def _reviewed(run: Run, config: MiningRunConfig) -> list[Reviewed]:
     from training.engine.mining import Reviewed
 
     field = _reference_field(config.reference)
-    rows = reviewed_queryset(run.label_set, config.reference).values_list(
+    rows = reviewed_queryset(need(run.label_set, "label set"), config.reference).values_list(
         "pk", "prompt", "response_a", "response_b", field
     )[: config.max_comparisons]
     return [Reviewed(pk, prompt, a, b, human) for pk, prompt, a, b, human in rows]
@@ -270,7 +273,7 @@ def execute(ctx: ShardContext) -> tuple[bool, dict[str, Any]]:
             if ctx.should_stop():
                 return False, {}
             batch = todo[start : start + config.batch_size]
-            (model,) = ctx.backends(run.judge_model)
+            (model,) = ctx.backends(need(run.judge_model, "model"))
             texts = propose(
                 batch,
                 model,
@@ -298,9 +301,10 @@ def execute(ctx: ShardContext) -> tuple[bool, dict[str, Any]]:
     def work(stage: str, base: int) -> Any:
         return lambda finished, _all: ctx.progress(base + finished, stage=stage)
 
-    (judge,) = ctx.backends(run.judge_model)
+    (judge,) = ctx.backends(need(run.judge_model, "model"))
     if "baseline" not in result:
-        content = version_content(version_with_content(run.constitution_version_id))
+        version_id = need(run.constitution_version_id, "constitution version")
+        content = version_content(version_with_content(version_id))
         baseline = agreement_of(
             reviewed,
             content=content,
