@@ -528,17 +528,30 @@ def audit_summary(label_set: LabelSet) -> AuditSummary:
     )
 
 
-def auditor_vs_gold(label_set: LabelSet, filters: Filters | None = None) -> AuditorGold:
-    """Each in-app review against the gold label of its comparison, overall and per reviewer."""
+def auditor_vs_gold(
+    label_set: LabelSet, filters: Filters | None = None, *, any_gold: bool = True
+) -> AuditorGold:
+    """Each in-app review against the gold label of its comparison, overall and per reviewer.
+
+    ``any_gold=False`` (the caller counted no gold label in the slice) skips the join.
+    """
     filters = filters or Filters()
     reviews = HumanReview.objects.filter(
         Q(label_set=label_set, source=HumanReview.Source.APP) & filters.comparison_q("comparison__")
     )
+    # review_count > 0 lets the comparisons come from their partial index (the reviewed
+    # few) instead of a scan of the whole set's comparisons.
     rows = (
-        reviews.filter(comparison__gold_verdict__isnull=False)
+        reviews.filter(
+            comparison__label_set=label_set,
+            comparison__review_count__gt=0,
+            comparison__gold_verdict__isnull=False,
+        )
         .values("reviewer_name", "verdict", "comparison__gold_verdict")
         .annotate(n=Count("id"))
         .order_by()
+        if any_gold
+        else []
     )
     overall: dict[tuple[str, str], int] = defaultdict(int)
     per: dict[str, dict[tuple[str, str], int]] = defaultdict(lambda: defaultdict(int))
@@ -624,7 +637,7 @@ def labelset_statistics(
         agreements_by_reference=by_ref,
         accuracy_by_reference=accuracy,
         calibration_by_reference=calibration,
-        auditor_vs_gold=auditor_vs_gold(label_set, filters),
+        auditor_vs_gold=auditor_vs_gold(label_set, filters, any_gold=bool(counted["gold"])),
         gold_count=counted["gold"],
         audit_count=counted["audit"],
     )
