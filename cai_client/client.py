@@ -174,6 +174,9 @@ class Client:
             )
         )
 
+    def prompt_sets(self) -> list[Json]:
+        return list(self.paginate(self._t("/prompt-sets")))
+
     def register_model(self, name: str, **fields: Any) -> Json:
         return dict(self.post(self._t("/models"), {"name": name, **fields}))
 

@@ -6,16 +6,23 @@
 Critique-revision on the newest published version → SFT on its revisions → AI labels of
 the SFT model's answer pairs → (people audit the label set in the browser) → DPO on it,
 with an override reason when it is not approved yet. Every start carries an
-Idempotency-Key derived from the date, so rerunning the script the same day resumes the
-chain instead of starting it twice.
+Idempotency-Key derived from the date (``--day``, today unless given), so rerunning the
+script the same day resumes the chain instead of starting it twice.
+
+``--configs`` sets each stage's options (a JSON object, or a file holding one, keyed by
+kind: ``{"critique_revision": {"rounds": 2}, "sft": {"train": {"max_steps": 50}}}``);
+what it leaves out takes the kind's defaults. The last line printed (stdout) is the
+chain as JSON: every run's id and status, the label set and the DPO model.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import sys
+from pathlib import Path
 
 from cai_client import Client
 
@@ -26,8 +33,14 @@ def main() -> int:
     parser.add_argument("--constitution", required=True)
     parser.add_argument("--model", required=True, help="a registered, trainable model's name")
     parser.add_argument("--override-reason", default="nightly job: audit pending")
+    parser.add_argument("--configs", default="{}", help="options per kind: JSON or a file")
+    parser.add_argument(
+        "--day", default=datetime.date.today().isoformat(), help="whose chain (default: today)"
+    )
     args = parser.parse_args()
-    day = datetime.date.today().isoformat()
+    day = args.day
+    text = Path(args.configs).read_text() if Path(args.configs).is_file() else args.configs
+    configs = json.loads(text)
 
     def show(run: dict) -> None:
         p = run["progress"]
@@ -39,7 +52,10 @@ def main() -> int:
     with Client(
         os.environ["CAI_URL"], token=os.environ["CAI_TOKEN"], team=os.environ["CAI_TEAM"]
     ) as cai:
-        prompts = cai.upload_prompts(args.prompts, name=f"red team {day}")
+        # The day's prompt set once: a rerun finds it, so its runs' keys replay.
+        name = f"red team {day}"
+        same_day = [p for p in cai.prompt_sets() if p["name"] == name]
+        prompts = same_day[0] if same_day else cai.upload_prompts(args.prompts, name=name)
         version = cai.latest_published_version(args.constitution)
         common = {
             "version": version["id"],
@@ -48,13 +64,17 @@ def main() -> int:
         }
 
         cr = cai.start_run(
-            "critique_revision", inputs={**common, "model": args.model}, idempotency_key=f"{day}-cr"
+            "critique_revision",
+            inputs={**common, "model": args.model},
+            config=configs.get("critique_revision"),
+            idempotency_key=f"{day}-cr",
         )
         cr = cai.wait(cr, on_progress=show)
         sft = cai.wait(
             cai.start_run(
                 "sft",
                 inputs={"source_run": cr["id"], "model": args.model},
+                config=configs.get("sft"),
                 idempotency_key=f"{day}-sft",
             ),
             on_progress=show,
@@ -64,15 +84,16 @@ def main() -> int:
             cai.start_run(
                 "labelling",
                 inputs={**common, "policy": sft_model["id"], "judge": args.model},
+                config=configs.get("labelling"),
                 idempotency_key=f"{day}-labels",
             ),
             on_progress=show,
         )
         label_set = cai.label_set(labels["output_label_set_id"])
         print(f"label set {label_set['id']}: {label_set['gate']['summary']}", file=sys.stderr)
-        config = (
-            {} if label_set["status"] == "approved" else {"override_reason": args.override_reason}
-        )
+        config = dict(configs.get("dpo") or {})
+        if label_set["status"] != "approved":
+            config["override_reason"] = args.override_reason
         dpo = cai.wait(
             cai.start_run(
                 "dpo",
@@ -82,7 +103,17 @@ def main() -> int:
             ),
             on_progress=show,
         )
-        print(cai.artifacts(dpo)["models"])
+        dpo_models = cai.artifacts(dpo)["models"]
+        chain = {
+            "prompt_set": prompts["id"],
+            "runs": {
+                r["kind"]: {"id": r["id"], "status": r["status"]} for r in (cr, sft, labels, dpo)
+            },
+            "sft_model": sft_model["id"],
+            "label_set": label_set["id"],
+            "dpo_models": [m["id"] for m in dpo_models],
+        }
+        print(json.dumps(chain))
     return 0
 
 
