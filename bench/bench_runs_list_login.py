@@ -183,6 +183,7 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
     from django.test import Client
+
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
     slug, username = make_data(args.runs)
