@@ -313,7 +313,7 @@ def execute(ctx: ShardContext) -> tuple[bool, dict[str, Any]]:
             k_principles=config.k_principles,
             batch_size=config.batch_size,
             should_stop=ctx.should_stop,
-            progress=work("relabelling: constitution", done()),
+            progress=work("constitution", done()),
         )
         if baseline is None:
             return False, {}
@@ -334,7 +334,8 @@ def execute(ctx: ShardContext) -> tuple[bool, dict[str, Any]]:
             seed=config.seed,
             batch_size=config.batch_size,
             should_stop=ctx.should_stop,
-            progress=work(f"relabelling: candidate {candidate['index']}", done()),
+            # RunShard.stage is 20 characters: "candidate 2/5" is the 2nd of 5 being tested.
+            progress=work(f"candidate {position + 1}/{len(candidates)}", done()),
         )
         if agreement is None:
             return False, {}

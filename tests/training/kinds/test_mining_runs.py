@@ -128,6 +128,8 @@ def test_a_run_on_the_tiny_model_counts_every_proposal_it_could_not_parse(
     # The total shrank to the work there was; the run ends at 100%.
     assert run.total_units == 3 + 6 * (len(result["candidates"]) + 1) == run.done_units
     assert run.completion_tokens > 0
+    # Every stage the shard wrote fits RunShard.stage (20 characters on PostgreSQL).
+    assert run.stage in ("relabelling", "constitution", "saving")
 
 
 def test_a_resumed_run_keeps_its_proposals_and_tests_the_distinct_candidates(
