@@ -410,42 +410,59 @@ def _with_unreviewed(counts: dict, total: int) -> dict:
     return c
 
 
-def _calibration(
-    label_set: LabelSet, filters: Filters, reference: str = "gold"
-) -> list[stats.CalibrationBin]:
-    """``stats.calibration`` computed in SQL: the same edges, bin rule and agreement rule."""
-    ref_field = _reference_field(reference)
+def _calibration_by_reference(
+    label_set: LabelSet, filters: Filters, references: tuple[str, ...]
+) -> dict[str, list[stats.CalibrationBin]]:
+    """``stats.calibration`` computed in SQL for each reference, in one GROUP BY.
+
+    The same edges and bin rule (``calibration_edges``; ``CASE WHEN confidence >=
+    edge``, i.e. ``calibration_bin_of``) and the same agreement rule: the side the
+    judge leans to (a if p > 0.5) is the human's a or b; p = 0.5 is left out.
+    """
+    ref_fields = [_reference_field(r) for r in references]
     bins = stats.CALIBRATION_BINS
     edges = stats.calibration_edges(bins)
-    # stats.calibration_bin_of in SQL: the highest edge the confidence reaches, clipped.
     bin_expr = Case(
         *[When(confidence__gte=edges[b], then=b) for b in range(bins - 1, 0, -1)],
         default=0,
         output_field=IntegerField(),
     )
-    agree_expr = Case(
-        When(
-            Q(p_debiased__gt=0.5, **{ref_field: "a"}) | Q(p_debiased__lt=0.5, **{ref_field: "b"}),
-            then=1,
-        ),
-        default=0,
-        output_field=IntegerField(),
-    )
+    lean_expr = Case(When(p_debiased__gt=0.5, then=Value("a")), default=Value("b"))
+    any_ab = Q()
+    for f in ref_fields:
+        any_ab |= Q(**{f"{f}__in": ("a", "b")})
     rows = (
         AILabel.objects.filter(
             Q(label_set=label_set, reviewed=True, p_debiased__isnull=False)
             & ~Q(p_debiased=0.5)
-            & Q(**{f"{ref_field}__in": ("a", "b")})
+            & any_ab
             & filters.q()
         )
-        .annotate(bin=bin_expr)
-        .values("bin")
-        .annotate(n=Count("id"), k=Sum(agree_expr), conf=Sum("confidence"))
+        .annotate(bin=bin_expr, lean=lean_expr)
+        .values("bin", "lean", *ref_fields)
+        .annotate(n=Count("id"), conf=Sum("confidence"))
         .order_by()
     )
-    return stats.calibration_from_counts(
-        {r["bin"]: (r["n"], int(r["k"] or 0), r["conf"] or 0.0) for r in rows}, bins
-    )
+    acc: dict[str, dict[int, list]] = {r: defaultdict(lambda: [0, 0, 0.0]) for r in references}
+    for row in rows:
+        for ref, f in zip(references, ref_fields, strict=True):
+            if row[f] not in ("a", "b"):
+                continue
+            cell = acc[ref][row["bin"]]
+            cell[0] += row["n"]
+            cell[1] += row["n"] if row[f] == row["lean"] else 0
+            cell[2] += row["conf"] or 0.0
+    return {
+        ref: stats.calibration_from_counts({b: tuple(v) for b, v in acc[ref].items()}, bins)
+        for ref in references
+    }
+
+
+def _calibration(
+    label_set: LabelSet, filters: Filters, reference: str = "gold"
+) -> list[stats.CalibrationBin]:
+    """The calibration table against one reference (see :func:`_calibration_by_reference`)."""
+    return _calibration_by_reference(label_set, filters, (reference,))[reference]
 
 
 def _human_agreement(label_set: LabelSet, filters: Filters) -> stats.HumanAgreement:
@@ -605,7 +622,7 @@ def labelset_statistics(
             for source in ("ab", "ba", "debiased")
         }
     accuracy = {ref: _order_averaged(a["ab"], a["ba"]) for ref, a in by_ref.items()}
-    calibration = {ref: _calibration(label_set, filters, ref) for ref in references}
+    calibration = _calibration_by_reference(label_set, filters, references)
     slices = []
     if by:
         bias_by = _position_bias_by(label_set, filters, by)
