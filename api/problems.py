@@ -10,6 +10,7 @@ that does not match the schema (each pydantic error with its field path), 401, 4
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -18,6 +19,7 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from cai_web.errors import DomainError, ProblemsError
+from cai_web.jsonlimits import JSONLimitError
 from constitutions.services import EditConflict
 from training.errors import IdempotencyConflict
 
@@ -111,6 +113,24 @@ def _loc_field(loc: Any) -> str | None:
     return ".".join(parts) or None
 
 
+def _body_problem(exc: HttpError) -> str | None:
+    """Why ninja could not parse the request body (its 400 says only that it could not):
+    the parser's own error, chained as the cause."""
+    cause = exc.__cause__
+    if isinstance(cause, JSONLimitError):
+        return f"The request body is not JSON this API accepts: it is {cause.msg}."
+    if isinstance(cause, json.JSONDecodeError):
+        return (
+            f"The request body is not valid JSON: {cause.msg} at line {cause.lineno}, "
+            f"column {cause.colno}."
+        )
+    if isinstance(cause, UnicodeDecodeError):
+        return f"The request body is not UTF-8 text (byte offset {cause.start})."
+    if isinstance(cause, ValueError):  # e.g. an integer of more digits than Python converts
+        return f"The request body is not JSON this API accepts: {cause}."
+    return None
+
+
 def install(api: NinjaAPI) -> None:
     """Answer every refusal of ``api`` as a problem details object."""
 
@@ -166,7 +186,7 @@ def install(api: NinjaAPI) -> None:
 
     @api.exception_handler(HttpError)
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-        return problem(api, request, exc.status_code, str(exc))
+        return problem(api, request, exc.status_code, _body_problem(exc) or str(exc))
 
 
 __all__ = ["FieldProblem", "PreconditionFailed", "Problem", "install", "problem"]

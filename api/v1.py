@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpRequest
 from ninja import NinjaAPI, Router
 from ninja.openapi.schema import OpenAPISchema
+from ninja.parser import Parser
+
+from cai_web.jsonlimits import json_loads
 
 from . import problems
 from .auth import AUTH
@@ -35,7 +39,16 @@ class CaiAPI(NinjaAPI):
         return schema
 
 
+class LimitedJSONParser(Parser):
+    """Request bodies read by ``cai_web.jsonlimits`` (nesting depth, no NaN/Infinity);
+    ninja answers a body it cannot parse with 400, and ``problems`` names why."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        return json_loads(request.body)
+
+
 api = CaiAPI(
+    parser=LimitedJSONParser(),
     title="cai_web API",
     version="1",
     description=DESCRIPTION,

@@ -16,13 +16,13 @@ import gzip
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
 
 from cai_web.errors import ProblemsError
-from cai_web.jsonlimits import json_loads
+from cai_web.jsonlimits import json_loads, nonfinite_at
 from cai_web.spreadsheet import write_csv
 from labelling.stats import HUMAN_VERDICTS, VERDICTS, PairJudgement
 
@@ -238,7 +238,7 @@ def _record_fast(obj: Any) -> LabelRecord | None:
             return None  # NaN fails the range too
     if principle is not None and (type(principle) is not str or not principle.strip()):
         return None
-    if metadata is not None and type(metadata) is not dict:
+    if metadata is not None and (type(metadata) is not dict or nonfinite_at(metadata)):
         return None
     return LabelRecord(
         id=rid,
@@ -318,6 +318,8 @@ def _record_from_object(obj: Any) -> tuple[LabelRecord | None, list[str]]:
     metadata = obj.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         problems.append(f"metadata must be an object or null, got {_type_name(metadata)}")
+    elif metadata and (where := nonfinite_at(metadata)):
+        problems.append(f"metadata{where} is NaN or an infinity, which a JSON column cannot store")
 
     if problems:
         return None, problems
@@ -544,12 +546,21 @@ def _load_json_list(data: bytes, what: str) -> list[Any]:
     return obj
 
 
+def _known(value: Any, table: Mapping[Any, Any] | frozenset[Any]) -> bool:
+    """``value in table``, False for an unhashable value (a list or an object from the
+    file), which ``in`` would answer with TypeError."""
+    try:
+        return value in table
+    except TypeError:
+        return False
+
+
 def _llmbar_winner(swap: Any, key: str, problems: list[str]) -> str | None:
     if not isinstance(swap, dict) or "winner" not in swap:
         problems.append(f"results[-1][{key!r}] must be an object with a winner")
         return None
     winner = swap["winner"]
-    if winner not in _LLMBAR_WINNER:
+    if not _known(winner, _LLMBAR_WINNER):
         problems.append(f"results[-1][{key!r}].winner must be '1', '2' or None, got {winner!r}")
         return None
     return _LLMBAR_WINNER[winner]
@@ -686,7 +697,7 @@ def import_pandalm(data: bytes) -> list[LabelRecord]:
         humans = []
         for name in PANDALM_ANNOTATORS:
             value = row[name]
-            if isinstance(value, bool) or value not in _PANDALM_LABEL:
+            if isinstance(value, bool) or not _known(value, _PANDALM_LABEL):
                 errors.append(f"{name} must be 0, 1 or 2, got {value!r}")
             else:
                 humans.append(HumanLabel(reviewer=name, verdict=_PANDALM_LABEL[value]))
@@ -746,7 +757,7 @@ _TURN = "\n\nAssistant:"
 
 def _cai_option(row: dict[str, Any], name: str, errors: list[str]) -> str | None:
     value = row.get(name)
-    if not isinstance(value, list) or len(value) != 1 or value[0] not in _CAI_OPTION:
+    if not isinstance(value, list) or len(value) != 1 or not _known(value[0], _CAI_OPTION):
         errors.append(f'{name} must be a list of one option, " (A)" or " (B)", got {value!r}')
         return None
     return _CAI_OPTION[value[0]]

@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from cai_web.jsonlimits import JSONLimitError, check_limits, too_deep
+
 from .common import MAX_IMPORT_BYTES
 
 
@@ -59,14 +61,19 @@ class _StrictJSONDecoder(json.JSONDecoder):
 
 
 def _parse_json(filename: str, text: str, problems: list[str]) -> Any:
+    # The limits are cai_web.jsonlimits' (depth), as for every JSON the app reads; this
+    # decoder only adds duplicate-key reports. NaN stays readable here so that a NaN
+    # weight is refused naming its field.
     try:
-        return _StrictJSONDecoder(filename, problems).decode(text)
+        return check_limits(_StrictJSONDecoder(filename, problems).decode(text))
+    except JSONLimitError as exc:
+        problems.append(f"{filename}: JSON is {exc.msg}")
     except json.JSONDecodeError as exc:
         problems.append(
             f"{filename}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         )
     except RecursionError:
-        problems.append(f"{filename}: JSON is nested too deeply")
+        problems.append(f"{filename}: JSON is {too_deep().msg}")
     except ValueError as exc:  # e.g. an integer of more digits than Python converts
         problems.append(f"{filename}: malformed JSON: {exc}")
     return None
@@ -118,7 +125,9 @@ def _parse_yaml(filename: str, text: str, problems: list[str]) -> Any:
     loader.problems = problems
     loader.filename = filename
     try:
-        return loader.get_single_data()
+        return check_limits(loader.get_single_data())
+    except JSONLimitError as exc:
+        problems.append(f"{filename}: YAML is {exc.msg}")
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -126,7 +135,7 @@ def _parse_yaml(filename: str, text: str, problems: list[str]) -> Any:
     except yaml.YAMLError as exc:
         problems.append(f"{filename}: malformed YAML: {exc}")
     except RecursionError:
-        problems.append(f"{filename}: YAML is nested too deeply")
+        problems.append(f"{filename}: YAML is {too_deep().msg}")
     except ValueError as exc:  # e.g. an integer of more digits than Python converts
         problems.append(f"{filename}: malformed YAML: {exc}")
     finally:

@@ -111,3 +111,97 @@ def test_model_options_and_numbers_are_refused_with_the_right_message(
     assert words in errors, response.context["form"].errors
     assert "already has a model" not in response.content.decode()
     assert not ModelEntry.objects.exists()
+
+
+# --- issue 11, problem 5: every JSON the app reads, one set of limits -----------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('{"prompt": "\\ud800"}', "the text at ['prompt'] holds a lone surrogate (\\ud800)"),
+        ('[{"a": "x\\u0000y"}]', "the text at [0]['a'] holds a NUL character"),
+        ('{"\\udfff": 1}', "the key at the top holds a lone surrogate (\\udfff)"),
+    ],
+)
+def test_json_loads_refuses_text_no_database_can_store(text, words):
+    with pytest.raises(JSONLimitError) as refused:
+        json_loads(text)
+    assert words in refused.value.msg
+    # A proper surrogate pair is one character, and fine.
+    assert json_loads('"\\ud83d\\ude00"') == "\U0001f600"
+
+
+def test_yaml_loads_has_the_same_limits():
+    from cai_web.jsonlimits import yaml_loads
+
+    with pytest.raises(JSONLimitError, match="nested more than 64"):
+        yaml_loads("a: " + "[" * 65 + "]" * 65)
+    with pytest.raises(JSONLimitError, match="NUL character"):
+        yaml_loads('a: "x\\0y"')
+    assert yaml_loads("a: [1, 2]") == {"a": [1, 2]}
+
+
+def test_a_constitution_file_with_a_nul_or_too_deep_is_refused_naming_it():
+    from constitutions.formats import FormatError, import_constitution
+
+    for name, body, words in (
+        ("c.json", '{"constitutions": [{"critic": "a\\u0000", "revision": "b"}]}', "NUL"),
+        ("c.yaml", "constitutions: " + "[" * 65 + "]" * 65, "nested more than 64 levels"),
+        ("c.json", '{"constitutions": ' + "[" * 65 + "]" * 65 + "}", "nested more than 64"),
+    ):
+        with pytest.raises(FormatError) as refused:
+            import_constitution([(name, body.encode())])
+        assert words in str(refused.value), str(refused.value)
+
+
+def test_the_api_names_why_it_cannot_read_a_request_body(team, author):
+    from api.services import token_create
+    from tests.api.conftest import ApiClient
+
+    _, raw = token_create(user=author, team=team, name="ci")
+    api = ApiClient(raw)
+    url = f"/api/v1/teams/{team.slug}/models"
+    for body, words in (
+        (DEEP, "nested more than 64 levels deep"),
+        ('{"name": "m", "options": {"t": NaN}}', "NaN is not a number JSON allows"),
+        ('{"name": "\\ud800"}', "lone surrogate"),
+        ('{"name": ', "not valid JSON: Expecting value at line 1, column 10"),
+        (b'{"name": "\xff"}', "not UTF-8 text (byte 0xff"),
+    ):
+        response = api.post(url, body, content_type="application/json")
+        assert response.status_code == 400, response.content[:300]
+        assert words in response.json()["detail"], response.json()
+    assert not ModelEntry.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("metadata", "words"),
+    [
+        ('{"x": NaN}', "metadata['x'] is NaN or an infinity"),
+        ('{"x": [1e999]}', "metadata['x'][0] is NaN or an infinity"),
+        ('{"x": "\\u0000"}', "holds a NUL character"),
+    ],
+)
+def test_label_metadata_a_json_column_cannot_store_is_refused_naming_it(
+    team, author, metadata, words
+):
+    """On PostgreSQL these reached the jsonb column and answered 500."""
+    import json
+
+    from api.services import token_create
+    from labelling.formats import export_jsonl
+    from labelling.models import LabelSet
+    from tests.api.conftest import ApiClient
+    from tests.factories import label_records
+
+    _, raw = token_create(user=author, team=team, name="ci")
+    line = json.loads(export_jsonl(label_records(1)))
+    text = json.dumps({**line, "metadata": "MARK"}).replace('"MARK"', metadata)
+    response = ApiClient(raw).post(
+        f"/api/v1/teams/{team.slug}/label-sets",
+        {"file": SimpleUploadedFile("l.jsonl", text.encode()), "name": "m", "fmt": "jsonl"},
+    )
+    assert response.status_code == 422
+    assert words in response.json()["detail"]
+    assert not LabelSet.objects.filter(name="m").exists()

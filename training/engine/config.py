@@ -125,9 +125,11 @@ def set_option(data: dict[str, Any], dotted: str, raw: str) -> None:
         if not isinstance(child, dict):
             raise ConfigError(f"--set {dotted}=…: {key} is not a mapping")
         node = child
+    from cai_web.jsonlimits import yaml_loads
+
     try:
-        node[keys[-1]] = yaml.safe_load(raw) if raw != "" else ""
-    except yaml.YAMLError as exc:
+        node[keys[-1]] = yaml_loads(raw) if raw != "" else ""
+    except (ValueError, yaml.YAMLError) as exc:
         raise ConfigError(f"--set {dotted}: cannot read {raw!r} ({exc})") from None
 
 

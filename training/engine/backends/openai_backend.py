@@ -146,7 +146,7 @@ class OpenAIBackend:
     def _post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = self._request("POST", self.api_url + path, body)
         try:
-            return response.json()
+            return _json(response)
         except ValueError as error:
             raise BackendError(
                 f"POST {path} returned no JSON ({_status_line(response)})"
@@ -161,7 +161,7 @@ class OpenAIBackend:
         """The model ids the server serves (GET /v1/models)."""
         response = self._request("GET", self.api_url + "/models")
         try:
-            return [str(item["id"]) for item in response.json()["data"]]
+            return [str(item["id"]) for item in _json(response)["data"]]
         except (ValueError, KeyError, TypeError) as error:
             raise BackendError(
                 f"GET /v1/models gave no model list ({_status_line(response)}): is this an "
@@ -263,7 +263,7 @@ class OpenAIBackend:
                 continue
             if response.status_code >= 400:
                 raise BackendError(f"POST {path} answered {_status_line(response)}")
-            data = response.json()
+            data = _json(response)
             self._tokenize_path = path
             if "count" in data:
                 return int(data["count"])
@@ -316,6 +316,15 @@ class OpenAIBackend:
     def _check_open(self) -> None:
         if self._closed:
             raise BackendError(f"backend for {self.spec.name!r} is closed")
+
+
+def _json(response: httpx.Response) -> Any:
+    """The answer's JSON, read with the app's limits (``cai_web.jsonlimits``: nesting
+    depth) so a server's odd answer is a ValueError, never a RecursionError; NaN and
+    Infinity pass, as some servers send them in log-probabilities."""
+    from cai_web.jsonlimits import json_loads
+
+    return json_loads(response.content, allow_nan=True)
 
 
 def _status_line(response: httpx.Response) -> str:

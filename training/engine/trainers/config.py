@@ -292,14 +292,14 @@ def load_recipe(path: str | Path, **overrides: Any) -> BaseTrainConfig:
     ``overrides`` replace fields (e.g. ``output_dir`` for this run). A JSON file
     without ``trainer`` (a stored resolved config) needs ``trainer=`` in overrides.
     """
+    from cai_web.jsonlimits import json_loads, yaml_loads
+
     path = Path(path)
     text = path.read_text(encoding="utf-8")
-    if path.suffix in (".yaml", ".yml"):
-        import yaml
-
-        data = yaml.safe_load(text)
-    else:
-        data = json.loads(text)
+    try:
+        data = yaml_loads(text) if path.suffix in (".yaml", ".yml") else json_loads(text)
+    except ValueError as exc:  # malformed, too deep, NaN (yaml's own errors pass as they are)
+        raise ConfigError(f"{path}: cannot read the recipe ({exc})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a recipe must be a mapping")
     data = {**data, **overrides}

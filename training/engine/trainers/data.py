@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from cai_web.jsonlimits import json_loads
+
 PREFERENCE_COLUMNS = ("prompt", "chosen", "rejected")
 
 
@@ -25,8 +27,8 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
+                row = json_loads(line, allow_nan=True)
+            except json.JSONDecodeError as error:  # a JSONLimitError (too deep) is one too
                 raise DataError(f"{path}:{number}: not JSON: {error}") from error
             if not isinstance(row, dict):
                 raise DataError(f"{path}:{number}: expected an object")

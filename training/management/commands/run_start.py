@@ -45,9 +45,11 @@ def _roles() -> dict[str, str]:
 def _read_recipe(path: Path) -> dict[str, Any]:
     import yaml
 
+    from cai_web.jsonlimits import yaml_loads
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        data = yaml_loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError) as exc:
         raise CommandError(f"{path}: cannot read the recipe ({exc})") from None
     if not isinstance(data, dict):
         raise CommandError(f"{path}: a recipe is a mapping with config: (and inputs:, kind:)")
