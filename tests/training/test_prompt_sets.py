@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 from pathlib import Path
@@ -257,3 +258,70 @@ def test_split_with_no_held_out_fraction_keeps_everything_for_training() -> None
 def test_split_rejects_a_fraction_outside_zero_to_one(fraction: float) -> None:
     with pytest.raises(ValueError, match="held_out_fraction"):
         split_prompts(["a"], fraction, seed=0)
+
+
+# --- reading a stored upload a line at a time ----------------------------------------
+
+
+STREAM_CASES = [
+    (b'{"prompt": "a"}\r\n{"prompt": "b"}\n\n{"prompt": "a"}\n', "x.jsonl"),
+    (b'id,prompt\r\n1,"Hello, world"\r\n2,"two\nlines"\r\n3,plain\r\n', "x.csv"),
+    ("\ufeffone\r\n\n  two \nthree\none\nvier \u2028 fünf\n".encode(), "x.txt"),
+    (gzip.compress(b"one\ntwo\n") + gzip.compress(b"three\n") + b"\0" * 8, "x.txt.gz"),
+]
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 1 << 20])
+@pytest.mark.parametrize(("data", "name"), STREAM_CASES)
+def test_reading_in_chunks_gives_what_reading_the_whole_file_gives(
+    monkeypatch: pytest.MonkeyPatch, data: bytes, name: str, chunk: int
+) -> None:
+    from training.engine import prompt_sets
+
+    whole = parse_prompt_file(data, name)
+    monkeypatch.setattr(prompt_sets, "READ_CHUNK", chunk)
+    streamed = prompt_sets.parse_prompt_stream(io.BytesIO(data), name)
+    assert streamed == whole
+    assert streamed.prompts  # every case holds prompts
+
+
+@pytest.mark.parametrize("chunk", [2, 1 << 20])
+def test_a_bad_file_read_in_chunks_names_the_same_lines(
+    monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    from training.engine import prompt_sets
+
+    data = b'{"prompt": "ok"}\n{"prompt": 3}\nnot json\n'
+    monkeypatch.setattr(prompt_sets, "READ_CHUNK", chunk)
+    with pytest.raises(PromptFileError) as caught:
+        prompt_sets.parse_prompt_stream(io.BytesIO(data), "x.jsonl")
+    assert caught.value.problems == problems_of(data, "x.jsonl")
+    assert [p.split(":")[0] for p in caught.value.problems] == ["line 2", "line 3"]
+    bad_utf8 = b"fine\nstill fine\n\xff\n"
+    with pytest.raises(PromptFileError) as caught:
+        prompt_sets.parse_prompt_stream(io.BytesIO(bad_utf8), "x.txt")
+    assert "byte offset 16 (line 3)" in caught.value.problems[0]
+
+
+def test_a_big_upload_is_parsed_without_holding_the_file(tmp_path: Path) -> None:
+    """32 MiB of the same few prompts: the peak allocation stays a small part of the file
+    (reading it whole took the file, its text and its lines: several times its size)."""
+    import tracemalloc
+
+    from training.engine.prompt_sets import parse_prompt_stream
+
+    path = tmp_path / "big.jsonl"
+    line = json.dumps({"prompt": "x" * 200}).encode() + b"\n"
+    with path.open("wb") as f:
+        for i in range(8):
+            f.write(line.replace(b"x", str(i).encode(), 1) * (4 * 1024 * 1024 // len(line)))
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        with path.open("rb") as f:
+            parsed = parse_prompt_stream(f, path.name, max_bytes=size)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(parsed.prompts) == 8
+    assert peak < size / 8, f"peak {peak:,} bytes for a {size:,}-byte file"

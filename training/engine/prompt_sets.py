@@ -23,9 +23,9 @@ import io
 import json
 import random
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from cai_web.errors import ProblemsError
 from cai_web.jsonlimits import json_loads
@@ -75,6 +75,60 @@ def parse_prompt_file(
     small archive can expand enormously). ``format`` in the result is ``jsonl``,
     ``hh-rlhf``, ``csv`` or ``text``, with ``.gz`` appended for compressed uploads.
     """
+    _kind_of(filename)
+    if len(data) > max_bytes:
+        raise PromptFileError([f"the file is {len(data):,} bytes; the limit is {max_bytes:,}"])
+    return parse_prompt_stream(
+        io.BytesIO(data), filename, max_bytes=max_bytes, max_prompt_chars=max_prompt_chars
+    )
+
+
+def parse_prompt_stream(
+    stream: BinaryIO,
+    filename: str,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_prompt_chars: int = DEFAULT_MAX_PROMPT_CHARS,
+) -> ParsedPrompts:
+    """Read prompts from an open binary file, a line at a time.
+
+    What :func:`parse_prompt_file` does, without holding the file: the bytes are read
+    in chunks (gzip decompressed as they come), decoded and parsed line by line, so a
+    worker importing a 2 GiB upload holds only the distinct prompts, never the file,
+    its text and its lines side by side. More than ``max_bytes`` read (or decompressed)
+    is refused.
+    """
+    kind, compressed = _kind_of(filename)
+    chunks = _read_chunks(stream, max_bytes)
+    if compressed:
+        chunks = _gunzip_chunks(chunks, max_bytes)
+    lines = _decoded_lines(_byte_lines(chunks))
+    seen_text = _Seen(lines)
+
+    if kind == "jsonl":
+        numbered, hh = _read_jsonl(seen_text)
+    elif kind == "csv":
+        numbered, hh = _read_csv(seen_text), None
+    else:
+        numbered, hh = ((n, line) for n, line in enumerate(seen_text, start=1)), None
+
+    unique, count, problems = _check(numbered, max_prompt_chars, skip_blank=kind == "text")
+    if not seen_text.any_content:
+        raise PromptFileError(["the file is empty"])
+    if problems:
+        raise PromptFileError(problems)
+    if not unique:
+        raise PromptFileError(["the file holds no prompts"])
+    if hh is not None:
+        kind = "hh-rlhf" if hh.all_hh else "jsonl"
+    return ParsedPrompts(
+        prompts=list(unique),
+        duplicates_removed=count - len(unique),
+        format=kind + (".gz" if compressed else ""),
+    )
+
+
+def _kind_of(filename: str) -> tuple[str, bool]:
     name = filename.lower().strip()
     compressed = name.endswith(".gz")
     if compressed:
@@ -87,35 +141,7 @@ def parse_prompt_file(
                 "(optionally gzip-compressed, ending in .gz)"
             ]
         )
-    if len(data) > max_bytes:
-        raise PromptFileError([f"the file is {len(data):,} bytes; the limit is {max_bytes:,}"])
-    if not data:
-        raise PromptFileError(["the file is empty"])
-    if compressed:
-        data = _gunzip(data, max_bytes)
-    text = _decode(data)
-    if not text.strip():
-        raise PromptFileError(["the file is empty"])
-
-    kind = _FORMATS[suffix]
-    if kind == "jsonl":
-        numbered, kind = _read_jsonl(text)
-    elif kind == "csv":
-        numbered = _read_csv(text)
-    else:
-        numbered = list(enumerate(_lines(text), start=1))
-
-    prompts, problems = _check(numbered, max_prompt_chars, skip_blank=kind == "text")
-    if problems:
-        raise PromptFileError(problems)
-    if not prompts:
-        raise PromptFileError(["the file holds no prompts"])
-    unique = list(dict.fromkeys(prompts))
-    return ParsedPrompts(
-        prompts=unique,
-        duplicates_removed=len(prompts) - len(unique),
-        format=kind + (".gz" if compressed else ""),
-    )
+    return _FORMATS[suffix], compressed
 
 
 def split_prompts(
@@ -197,76 +223,144 @@ def choose_subset(indices: Sequence[int], limit: int | None, subset: str, seed: 
     return [i for i in indices if i in chosen]
 
 
-def _gunzip(data: bytes, max_bytes: int) -> bytes:
-    """Decompress gzip data, stopping as soon as the output passes ``max_bytes``.
+READ_CHUNK = 1 << 20
 
-    Asking zlib for at most ``max_bytes + 1 - len(out)`` bytes per call means a gzip
+
+def _read_chunks(stream: BinaryIO, max_bytes: int) -> Iterator[bytes]:
+    """The stream's bytes in chunks; refused once more than ``max_bytes`` were read."""
+    total = 0
+    while chunk := stream.read(READ_CHUNK):
+        total += len(chunk)
+        if total > max_bytes:
+            raise PromptFileError([f"the file is more than {max_bytes:,} bytes; the limit"])
+        yield chunk
+    if total == 0:
+        raise PromptFileError(["the file is empty"])
+
+
+def _gunzip_chunks(chunks: Iterator[bytes], max_bytes: int) -> Iterator[bytes]:
+    """Decompress gzip data as it comes, stopping as soon as the output passes ``max_bytes``.
+
+    Asking zlib for at most ``max_bytes + 1 - produced`` bytes per call means a gzip
     bomb fails at the limit instead of filling memory; concatenated members (legal
-    gzip) are read one after another, as the ``gzip`` module would.
+    gzip) are read one after another, as the ``gzip`` module would, and NUL padding
+    after the last member is allowed.
     """
-    out = bytearray()
+    produced = 0
     decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    pending = data
+    ended = False  # the last member ended and only padding (or nothing) came after
     try:
-        while True:
-            out += decompressor.decompress(pending, max_bytes + 1 - len(out))
-            if len(out) > max_bytes:
-                raise PromptFileError(
-                    [f"the file expands to more than {max_bytes:,} bytes when decompressed"]
-                )
-            if decompressor.eof:
-                pending = decompressor.unused_data
-                if not pending.strip(b"\0"):
-                    return bytes(out)
-                decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-                continue
-            pending = decompressor.unconsumed_tail
-            if not pending:
-                # Under the limit with no input left and no end marker: cut short.
-                raise PromptFileError(["the file is not a complete gzip file (it is truncated)"])
+        for chunk in chunks:
+            pending = chunk
+            while pending:
+                if ended:
+                    if not pending.strip(b"\0"):
+                        break
+                    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+                    ended = False
+                out = decompressor.decompress(pending, max_bytes + 1 - produced)
+                produced += len(out)
+                if produced > max_bytes:
+                    raise PromptFileError(
+                        [f"the file expands to more than {max_bytes:,} bytes when decompressed"]
+                    )
+                if out:
+                    yield out
+                if decompressor.eof:
+                    ended = True
+                    pending = decompressor.unused_data
+                else:
+                    pending = decompressor.unconsumed_tail
     except zlib.error as exc:
         raise PromptFileError([f"the file is not valid gzip data ({exc})"]) from None
+    if not ended:
+        # No input left and no end marker: cut short.
+        raise PromptFileError(["the file is not a complete gzip file (it is truncated)"])
 
 
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise PromptFileError(
-            [
-                f"the file is not UTF-8 text: byte 0x{data[exc.start]:02x} at byte offset "
-                f"{exc.start:,} (line {line}) cannot be decoded"
-            ]
-        ) from None
+def _byte_lines(chunks: Iterator[bytes]) -> Iterator[tuple[bytes, int]]:
+    """(line without its b"\\n", byte offset of its start) — split on b"\\n" only."""
+    offset = 0
+    pending: list[bytes] = []  # the pieces of a line that spans chunks
+    for chunk in chunks:
+        start = 0
+        while (end := chunk.find(b"\n", start)) >= 0:
+            pending.append(chunk[start:end])
+            line = b"".join(pending)
+            pending = []
+            yield line, offset
+            offset += len(line) + 1
+            start = end + 1
+        if start < len(chunk):
+            pending.append(chunk[start:])
+    yield b"".join(pending), offset
 
 
-def _lines(text: str) -> list[str]:
-    # Not str.splitlines(): that also splits on U+2028, form feeds and other characters
-    # that may sit inside a JSON string or a prompt, and would shift line numbers.
-    return [line.removesuffix("\r") for line in text.split("\n")]
+def _decoded_lines(lines: Iterator[tuple[bytes, int]]) -> Iterator[str]:
+    """UTF-8 text lines (a BOM at the start dropped, a trailing "\\r" removed).
+
+    Not str.splitlines(): that also splits on U+2028, form feeds and other characters
+    that may sit inside a JSON string or a prompt, and would shift line numbers.
+    """
+    for number, (raw, offset) in enumerate(lines, start=1):
+        try:
+            text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            at = offset + exc.start
+            raise PromptFileError(
+                [
+                    f"the file is not UTF-8 text: byte 0x{raw[exc.start]:02x} at byte offset "
+                    f"{at:,} (line {number}) cannot be decoded"
+                ]
+            ) from None
+        yield text.removesuffix("\r")
 
 
-def _read_jsonl(text: str) -> tuple[list[tuple[int, str | Exception]], str]:
-    """(line number, prompt or the problem with that line) for every non-blank line."""
-    numbered: list[tuple[int, str | Exception]] = []
+class _Seen:
+    """Lines passed through, noting whether any held more than whitespace."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self.any_content = False
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self._lines:
+            if not self.any_content and line.strip():
+                self.any_content = True
+            yield line
+
+
+class _HH:
     all_hh = True
-    for number, line in enumerate(_lines(text), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json_loads(line, allow_nan=True)
-        except json.JSONDecodeError as exc:
-            numbered.append((number, ValueError(f"not valid JSON ({exc.msg}, column {exc.colno})")))
-            continue
-        try:
-            prompt, is_hh = _prompt_from_record(record)
-        except ValueError as exc:
-            numbered.append((number, exc))
-            continue
-        all_hh = all_hh and is_hh
-        numbered.append((number, prompt))
-    return numbered, "hh-rlhf" if numbered and all_hh else "jsonl"
+
+
+def _read_jsonl(lines: Iterable[str]) -> tuple[Iterator[tuple[int, str | Exception]], _HH]:
+    """(line number, prompt or the problem with that line) for every non-blank line, and
+    whether every record was an HH-RLHF one (known once the lines are consumed)."""
+    hh = _HH()
+    seen = [False]
+
+    def numbered() -> Iterator[tuple[int, str | Exception]]:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            seen[0] = True
+            try:
+                record = json_loads(line, allow_nan=True)
+            except json.JSONDecodeError as exc:
+                yield number, ValueError(f"not valid JSON ({exc.msg}, column {exc.colno})")
+                continue
+            try:
+                prompt, is_hh = _prompt_from_record(record)
+            except ValueError as exc:
+                yield number, exc
+                continue
+            hh.all_hh = hh.all_hh and is_hh
+            yield number, prompt
+        if not seen[0]:
+            hh.all_hh = False
+
+    return numbered(), hh
 
 
 def _prompt_from_record(record: Any) -> tuple[str, bool]:
@@ -312,17 +406,21 @@ def _first_human_turn(dialogue: str) -> str:
     return turn[: min(ends)] if ends else turn
 
 
-def _read_csv(text: str) -> list[tuple[int, str | Exception]]:
-    # newline="" semantics: csv handles \r\n and newlines inside quoted fields itself.
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    numbered: list[tuple[int, str | Exception]] = []
+def _read_csv(lines: Iterable[str]) -> Iterator[tuple[int, str | Exception]]:
+    # Each line handed on with its "\n": csv then joins the lines of a quoted field
+    # that holds newlines itself.
+    reader = csv.reader((line + "\n" for line in lines), strict=True)
     try:
         header = next(reader)
     except csv.Error as exc:
-        return [(reader.line_num, ValueError(f"the header row is not valid CSV ({exc})"))]
+        yield reader.line_num, ValueError(f"the header row is not valid CSV ({exc})")
+        return
+    except StopIteration:
+        return
     columns = [name.strip().lower() for name in header]
     if "prompt" not in columns:
-        return [(1, ValueError(f'no "prompt" column in the header (found: {", ".join(header)})'))]
+        yield 1, ValueError(f'no "prompt" column in the header (found: {", ".join(header)})')
+        return
     at = columns.index("prompt")
     while True:
         start = reader.line_num + 1
@@ -332,23 +430,23 @@ def _read_csv(text: str) -> list[tuple[int, str | Exception]]:
             break
         except csv.Error as exc:
             # After a quoting error the reader cannot find the next row boundary reliably.
-            numbered.append((start, ValueError(f"not valid CSV ({exc}); reading stopped here")))
+            yield start, ValueError(f"not valid CSV ({exc}); reading stopped here")
             break
         if not row or all(not cell.strip() for cell in row):
             continue
         if len(row) != len(header):
-            numbered.append(
-                (start, ValueError(f"has {len(row)} fields; the header has {len(header)}"))
-            )
+            yield start, ValueError(f"has {len(row)} fields; the header has {len(header)}")
             continue
-        numbered.append((start, row[at]))
-    return numbered
+        yield start, row[at]
 
 
 def _check(
-    numbered: list[tuple[int, str | Exception]], max_prompt_chars: int, *, skip_blank: bool
-) -> tuple[list[str], list[str]]:
-    prompts: list[str] = []
+    numbered: Iterable[tuple[int, str | Exception]], max_prompt_chars: int, *, skip_blank: bool
+) -> tuple[dict[str, None], int, list[str]]:
+    """The distinct prompts in file order (a dict used as an ordered set), how many
+    prompts the file held, and every problem."""
+    unique: dict[str, None] = {}
+    count = 0
     problems: list[str] = []
     for number, item in numbered:
         if isinstance(item, Exception):
@@ -365,5 +463,7 @@ def _check(
                 f"the limit is {max_prompt_chars:,}"
             )
             continue
-        prompts.append(prompt)
-    return prompts, problems
+        count += 1
+        if not problems:
+            unique.setdefault(prompt, None)
+    return unique, count, problems

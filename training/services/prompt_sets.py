@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, BinaryIO
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -23,7 +23,7 @@ def promptset_import(
     team: Team,
     user: Any,
     name: str,
-    data: bytes,
+    data: bytes | None,
     filename: str,
     held_out_fraction: float = 0.1,
     split_seed: int = 0,
@@ -31,15 +31,23 @@ def promptset_import(
     limit: int | None = None,
     max_bytes: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    stream: BinaryIO | None = None,
 ) -> PromptSet:
     """Parse an uploaded prompt file and store it as a prompt set, all or nothing.
 
     The file is parsed completely before anything is written; any bad line rejects
     the whole file with every problem listed. ``limit`` keeps only the first N prompts
-    (the demo uses it). The seeded split marks ``round(N * held_out_fraction)``
-    prompts as held out.
+    (the demo uses it). ``stream`` (an open binary file, instead of ``data``) is read a
+    line at a time, so a worker's big import never holds the file. The seeded split
+    marks ``round(N * held_out_fraction)`` prompts as held out.
     """
-    from training.engine.prompt_sets import PromptFileError, parse_prompt_file, split_prompts
+    from training.engine.prompt_sets import (
+        DEFAULT_MAX_BYTES,
+        PromptFileError,
+        parse_prompt_file,
+        parse_prompt_stream,
+        split_prompts,
+    )
 
     name = (name or "").strip()
     if not name:
@@ -57,11 +65,11 @@ def promptset_import(
             f"The split seed must be from 0 to {MAX_SPLIT_SEED:,}.", field="split_seed"
         )
     try:
-        parsed = (
-            parse_prompt_file(data, filename, max_bytes=max_bytes)
-            if max_bytes
-            else parse_prompt_file(data, filename)
-        )
+        limit_bytes = max_bytes or DEFAULT_MAX_BYTES
+        if stream is not None:
+            parsed = parse_prompt_stream(stream, filename, max_bytes=limit_bytes)
+        else:
+            parsed = parse_prompt_file(data or b"", filename, max_bytes=limit_bytes)
     except PromptFileError as exc:
         raise PromptSetError(exc.problems) from None
     prompts = parsed.prompts[:limit] if limit else parsed.prompts
@@ -173,14 +181,13 @@ def promptset_import_run(job_id: int) -> Any:
 
     try:
         progress.update(stage="reading", done=0, total=0)
-        with open(job.upload_path, "rb") as f:
-            data = f.read(MAX_PROMPT_IMPORT_BYTES + 1)
-        with transaction.atomic():
+        with open(job.upload_path, "rb") as f, transaction.atomic():
             prompt_set = promptset_import(
                 team=job.team,
                 user=job.created_by,
                 name=job.params["name"],
-                data=data,
+                data=None,
+                stream=f,
                 filename=job.upload_name,
                 held_out_fraction=job.params["held_out_fraction"],
                 split_seed=job.params["split_seed"],
