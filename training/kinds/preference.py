@@ -150,14 +150,27 @@ def preference_records(label_set: Any, threshold: float) -> tuple[list[dict], fl
     return binarise(rows, threshold)
 
 
-def human_pairs(label_set: Any) -> list[dict[str, Any]]:
-    """Comparisons with a human a/b consensus, as prompt/chosen/rejected."""
+def human_reference(label_set: Any) -> str:
+    """Which human verdict stands for "the humans" in a set: its gold labels when it
+    has any, else its in-app audit reviews (the statistics page's primary reference)."""
     from labelling.models import Comparison
 
+    has_gold = Comparison.objects.filter(label_set=label_set, gold_count__gt=0).exists()
+    return "gold" if has_gold else "audit"
+
+
+def human_pairs(label_set: Any, reference: str | None = None) -> list[dict[str, Any]]:
+    """Comparisons whose human verdict (gold, or audit where the set has no gold: see
+    :func:`human_reference`) is a or b, as prompt/chosen/rejected."""
+    from labelling.models import Comparison
+
+    field = f"{reference or human_reference(label_set)}_verdict"
     pairs = []
-    for c in Comparison.objects.filter(label_set=label_set, human_verdict__in=("a", "b")):
+    for c in Comparison.objects.filter(label_set=label_set, **{f"{field}__in": ("a", "b")}):
         chosen, rejected = (
-            (c.response_a, c.response_b) if c.human_verdict == "a" else (c.response_b, c.response_a)
+            (c.response_a, c.response_b)
+            if getattr(c, field) == "a"
+            else (c.response_b, c.response_a)
         )
         pairs.append(
             {

@@ -38,8 +38,10 @@ def accuracy(ctx: ShardContext, result: dict[str, Any]) -> dict[str, Any]:
     if held_out is not None:
         out["accuracy_held_out_ai"] = held_out
         metrics["accuracy/held_out_ai"] = float(held_out)
-    humans = preference.human_pairs(run.label_set)
+    reference = preference.human_reference(run.label_set)
+    humans = preference.human_pairs(run.label_set, reference)
     out["human_pairs"] = len(humans)
+    out["human_reference"] = reference
     if humans:
         ctx.beat(stage="human accuracy")
         accuracy = evaluate_reward_accuracy(result["final_dir"], humans)

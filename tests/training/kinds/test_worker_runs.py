@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from labelling.models import AILabel, Comparison, HumanReview, LabelSet, LabelSetOverride
+from labelling.services import comparison_refresh_human
 from tests.training import kind_fixtures
 from tests.training.kind_fixtures import TRAIN, evaluation_config, execute, labelling_config, start
 from training import services, worker_models
@@ -195,7 +196,18 @@ def test_a_reward_run_reports_accuracy_on_held_out_ai_labels_and_human_reviews(
         HumanReview.objects.create(
             comparison=c, label_set=label_set, reviewer_name="h", source="import", verdict=verdict
         )
-        Comparison.objects.filter(pk=c.pk).update(human_verdict=verdict, review_count=1)
+    comparison_refresh_human(comparison_ids=[c.pk for c in label_set.comparisons.all()])
+    # An in-app audit that disagrees everywhere must not move the figure: gold decides.
+    for c in label_set.comparisons.all():
+        HumanReview.objects.create(
+            comparison=c,
+            label_set=label_set,
+            reviewer=author,
+            reviewer_name="auditor",
+            source="app",
+            verdict="b" if c.gold_verdict == "a" else "a",
+        )
+    comparison_refresh_human(comparison_ids=[c.pk for c in label_set.comparisons.all()])
     run = start(
         "reward",
         team=team,
@@ -211,6 +223,7 @@ def test_a_reward_run_reports_accuracy_on_held_out_ai_labels_and_human_reviews(
     run = execute(run)
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert 0.0 <= run.result["accuracy_human"] <= 1.0 and run.result["human_pairs"] == 6
+    assert run.result["human_reference"] == "gold"
     assert 0.0 <= run.result["accuracy_held_out_ai"] <= 1.0
     names = set(RunMetric.objects.filter(run=run).values_list("name", flat=True))
     assert {"loss", "accuracy/human", "accuracy/held_out_ai"} <= names
