@@ -96,3 +96,21 @@ def test_the_labelling_launch_form_says_what_labelling_asks_under_each_version(
     assert "labelling draws 2 principles with a comparison question" in option(mixed)
     assert "no comparison question: labelling asks the default question" in option(swarm)
     assert DEFAULT_COMPARISON_QUESTION in html
+
+
+@pytest.mark.django_db
+def test_mining_relabels_with_the_labeller_so_a_labeller_only_version_passes_its_check(
+    team, author
+) -> None:
+    from labelling.models import LabelSet
+    from training.kinds import mining
+
+    label_set = LabelSet.objects.create(team=team, name="empty", source_kind="import")
+    judge_only = _published(team, author, "Judge", JUDGE_ONLY)
+    with pytest.raises(TrainingError) as info:
+        mining.check(team, {"version": judge_only, "label_set": label_set}, {}, author)
+    assert info.value.field == "label_set"  # past the version: nothing to mine in the set
+    sl_only = _published(team, author, "SL", SL_ONLY)
+    with pytest.raises(TrainingError) as info:
+        mining.check(team, {"version": sl_only, "label_set": label_set}, {}, author)
+    assert info.value.field == "label_set"  # the labeller asks the default question

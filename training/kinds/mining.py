@@ -139,7 +139,7 @@ def reviewed_queryset(label_set: LabelSet, reference: str) -> QuerySet[Compariso
 
 def check(team: Any, inputs: dict[str, Any], options: dict[str, Any], user: Any) -> dict[str, Any]:
     config = _config(options)
-    require_drawable(inputs["version"])
+    require_drawable(inputs["version"], "comparison")
     label_set = inputs["label_set"]
     if not disagreement_ids(label_set, config.reference, 1):
         raise TrainingError(
