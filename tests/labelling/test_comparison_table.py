@@ -30,6 +30,12 @@ def test_the_label_set_page_lists_its_comparisons(client_for, viewer, team, hand
     body = _get(client_for(viewer), team, hand_set).content.decode()
     assert _ids(body) == [row[0] for row in HAND_ROWS]
     assert 'id="comparison-filters"' in body and "8 comparisons" in body
+    # The set's final-label rule says what it means where it stands (hover).
+    from django.utils.html import escape
+
+    from labelling.explanations import explain
+
+    assert f'title="{escape(explain("rule_" + hand_set.rule))}"' in body
 
 
 @pytest.mark.parametrize(
