@@ -118,6 +118,7 @@ def test_a_dpo_run_with_two_processes_trains_on_the_worker_and_registers(
         config={
             "train": {**kind_fixtures.TRAIN, "num_processes": 2},
             "override_reason": "two-process smoke test",
+            "confirm_inconsistent": True,  # the tiny judge's labels are all inconsistent
         },
     )
     run = kind_fixtures.execute(run)
