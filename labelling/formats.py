@@ -15,6 +15,7 @@ import ast
 import gzip
 import json
 import math
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -385,6 +386,17 @@ def open_upload(path: str | Path) -> tuple[IO[bytes], IO[bytes]]:
     return raw, raw
 
 
+def _lines(stream: IO[bytes], problems: ProblemLog) -> Iterator[bytes]:
+    """The stream's lines; a gzip stream that is corrupt or cut short ends them with
+    a problem (the lines read before it are still checked)."""
+    try:
+        yield from stream
+    except EOFError:
+        problems.add("the file is not a complete gzip file (it is truncated)")
+    except (gzip.BadGzipFile, zlib.error) as exc:
+        problems.add(f"the file is not valid gzip data ({exc})")
+
+
 def iter_label_jsonl(
     stream: IO[bytes], problems: ProblemLog, *, max_bytes: int = MAX_EXPANDED_BYTES
 ) -> Iterator[tuple[int, LabelRecord]]:
@@ -396,7 +408,7 @@ def iter_label_jsonl(
     """
     first_line_of: dict[str, int] = {}
     offset = 0
-    for lineno, line in enumerate(stream, start=1):
+    for lineno, line in enumerate(_lines(stream, problems), start=1):
         line_offset = offset
         offset += len(line)
         if offset > max_bytes:

@@ -136,6 +136,27 @@ def test_every_bad_line_is_counted_the_first_100_are_listed_and_nothing_is_kept(
     assert uploads_left(settings) == []
 
 
+@pytest.mark.parametrize(
+    ("cut", "problem"),
+    [
+        (lambda data: data[: len(data) // 2], "not a complete gzip file (it is truncated)"),
+        (lambda data: data[:10] + b"garbage" * 20, "not valid gzip data"),
+        (lambda data: b"\x1f\x8b\x08\x00garbage", "not"),
+    ],
+    ids=["truncated", "corrupt", "header-only"],
+)
+def test_a_broken_gzip_upload_fails_naming_it_and_keeps_nothing(
+    client_for, author, team, settings, cut, problem
+):
+    """CI's fuzz found a truncated gzip label upload ending the worker in EOFError."""
+    data = cut(gzip.compress(jsonl(hand_records() * 40)))
+    job = run_job(post_file(client_for(author), team, data, filename="labels.jsonl.gz"))
+    assert job.status == "failed"
+    assert any(problem in p for p in job.problems), job.problems
+    assert nothing_imported()
+    assert uploads_left(settings) == []
+
+
 def test_a_cancelled_import_rolls_back_what_it_had_stored(client_for, author, team, settings):
     response = post_file(client_for(author), team, jsonl(hand_records()))
     job = FileJob.objects.get()
