@@ -115,11 +115,12 @@ class Client:
     def import_constitution(
         self, *paths: str | Path, name: str = "", into: int | None = None
     ) -> Json:
+        """Import files as a new constitution (its v1 draft), or with ``into`` as a new
+        draft of that constitution; returns the draft."""
         files = [("files", (Path(p).name, Path(p).read_bytes())) for p in paths]
-        data: dict[str, Any] = {"name": name}
         if into is not None:
-            data["into"] = str(into)
-        return dict(self.post(self._t("/constitutions/import"), files=files, data=data))
+            return dict(self.post(self._t(f"/constitutions/{into}/versions"), files=files))
+        return dict(self.post(self._t("/constitutions"), files=files, data={"name": name}))
 
     def version(self, pk: int) -> tuple[Json, str]:
         """A version's content and its ETag (send it back as ``etag`` when editing)."""
