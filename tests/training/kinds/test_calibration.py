@@ -184,3 +184,89 @@ def test_a_trained_model_page_names_the_run_and_what_it_trained_on(
     assert "No run has used it yet." in text
     listing = client_for(viewer).get(reverse("model_list", args=[team.slug])).content.decode()
     assert reverse("model_detail", args=[team.slug, made.pk]) in listing
+
+
+class Recording:
+    """The tiny model's own backend, passed every call, noting what the labeller asked."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.spec = inner.spec
+        self.generated: list = []
+        self.params: list = []
+        self.scored: list = []
+
+    def generate(self, requests, params):
+        self.generated += list(requests)
+        self.params.append(params)
+        return self.inner.generate(requests, params)
+
+    def score_choices(self, requests, choices):
+        self.scored += list(requests)
+        return self.inner.score_choices(requests, choices)
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_cot_calibration_run_reasons_before_each_verdict_and_stores_clamped_figures(
+    client_for, team, author, viewer, gold, tiny, version, artifacts, monkeypatch
+) -> None:
+    from training import worker_models
+    from training.engine import backends
+    from training.engine.labeller import COT_FOLLOW_UP, COT_INSTRUCTION
+
+    real, loads = backends.load_backend, []
+
+    def load(spec):
+        loads.append(Recording(real(spec)))
+        return loads[-1]
+
+    worker_models.backend_cache_clear()
+    monkeypatch.setattr(backends, "load_backend", load)
+    run = _run(
+        team,
+        author,
+        gold,
+        tiny,
+        version,
+        mode="cot",
+        cot_clamp_low=0.45,
+        cot_clamp_high=0.55,
+        pair_limit=5,
+    )
+    config = run.config_object()
+    assert (config.mode, config.cot_clamp_low, config.cot_clamp_high) == ("cot", 0.45, 0.55)
+    assert run.shards.count() == 2 and run.total_units == 5
+    run = execute(run)
+    assert run.status == RunStatus.SUCCEEDED, run.error
+
+    (judge,) = loads  # the tiny judge, loaded once for both shards
+    # CoT: each pair in each order is first asked for a reasoning (greedy, the run's
+    # seed), then scored with that reasoning as the judge's turn and the follow-up.
+    assert len(judge.generated) == len(judge.scored) == 5 * 2
+    assert all(COT_INSTRUCTION in r.messages[-1]["content"] for r in judge.generated)
+    assert {(p.temperature, p.seed) for p in judge.params} == {(0.0, 3)}
+    for asked, scored in zip(judge.generated, judge.scored, strict=True):
+        assert [m["role"] for m in scored.messages] == ["user", "assistant", "user"]
+        assert scored.messages[0] == asked.messages[0]
+        assert scored.messages[-1]["content"] == COT_FOLLOW_UP
+
+    labels = AILabel.objects.filter(label_set=gold, judge=run.result["judge_label"])
+    assert labels.count() == 5
+    for x in labels:  # clamped into the run's [0.45, 0.55], whatever the model said
+        assert 0.45 - 1e-9 <= x.p_a_ab <= 0.55 + 1e-9
+        assert 0.45 - 1e-9 <= x.p_a_ba <= 0.55 + 1e-9
+    figures = run.result["calibration"]
+    assert figures["n"] == 5 and figures["consistency"]["n"] == 5
+    judged = [x for x in labels if x.p_debiased != 0.5]
+    assert figures["accuracy"]["n"] == len(judged)
+    assert sum(b["n"] for b in figures["bins"]) == len(judged)
+    assert all(0.5 <= b["mean_confidence"] <= 0.55 + 1e-9 for b in figures["bins"])
+    page = client_for(viewer).get(reverse("model_detail", args=[team.slug, tiny.pk]))
+    assert "cot, k = 1" in page.content.decode()
+    worker_models.backend_cache_clear()

@@ -5,6 +5,7 @@ intervals, the version page's badges, the diff page's regressions, the publish r
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 from django.urls import reverse
@@ -14,7 +15,7 @@ from constitutions import services as constitution_services
 from constitutions.content import DEMO_CONSTITUTION, CaseSpec, ContentError
 from constitutions.models import ConstitutionVersion
 from labelling.stats.intervals import wilson_interval
-from tests.training import kind_fixtures
+from tests.training import kind_fixtures, run_fixtures
 from tests.training.kind_fixtures import execute, start
 from training.engine.constitution_check import by_principle, regressions
 from training.errors import TrainingError
@@ -205,3 +206,270 @@ def test_the_diff_page_lists_the_cases_that_regressed(
         assert escape(passed_first[0]["prompt"]) in body
     else:
         assert 'id="no-regressions"' in body
+
+
+# --- deterministic checks: a judge that decides by a rule ------------------------------
+#
+# The tests above run the tiny random Llama, whose verdicts nobody can predict, so what
+# they can say about the publish area and the regressions is conditional. Below, the
+# kind runs unchanged (run_start, its shards, run_cases, the fenced saves) with a judge
+# whose every probability is known in advance.
+
+fake_model_dir = run_fixtures.fake_model_dir
+
+DECLINES = "can't"  # the refusal in ``labeller``'s response_a
+
+
+class RuleJudge:
+    """A judge backend that decides by a rule: asked about harm or risk, it prefers the
+    reply that declines; asked anything else, the reply that does not. P(slot A) is 0.9
+    for the reply it prefers in slot A, 0.1 otherwise (0.5 when it cannot tell)."""
+
+    name = "rule"
+
+    def __init__(self, spec) -> None:
+        self.spec = spec
+
+    def generate(self, requests, params):
+        raise AssertionError("these versions have no policy case")
+
+    def score_choices(self, requests, choices):
+        assert tuple(choices) == ("A", "B")
+        return [self._slot_a(r.messages[-1]["content"]) for r in requests]
+
+    @staticmethod
+    def _slot_a(text: str) -> list[float]:
+        # build_comparison_messages: "(A) first\n\n(B) second\n\nQuestion: q\nOptions: ..."
+        first, rest = text.split("\n\n(A) ", 1)[1].split("\n\n(B) ", 1)
+        second, tail = rest.split("\n\nQuestion: ", 1)
+        question = tail.split("\nOptions:", 1)[0].lower()
+        wants_refusal = "harm" in question or "risk" in question
+        a, b = DECLINES in first, DECLINES in second
+        p = 0.5 if a == b else (0.9 if a == wants_refusal else 0.1)
+        return [p, 1.0 - p]
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def rule_judge(team, author, fake_model_dir, monkeypatch):
+    """A registered model that every worker load turns into a :class:`RuleJudge`."""
+    from training import services as training_services
+    from training import worker_models
+    from training.engine import backends
+
+    worker_models.backend_cache_clear()
+    monkeypatch.setattr(backends, "load_backend", RuleJudge)
+    yield training_services.model_register(
+        team=team, user=author, name="rule judge", path=str(fake_model_dir)
+    )
+    worker_models.backend_cache_clear()
+
+
+def _rule_check(team, author, version, judge) -> Run:
+    run = start(
+        "constitution_check",
+        team=team,
+        user=author,
+        version=version,
+        judge=judge,
+        config={"batch_size": 2},
+        shard_size=2,
+    )
+    run = execute(run)
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    return run
+
+
+def _between(text: str, start: str, end: str) -> str:
+    assert start in text, start
+    return text.split(start, 1)[1].split(end, 1)[0]
+
+
+def _publish_area(body: bytes) -> str:
+    return _between(body.decode(), '<p id="publish-check">', "</p>")
+
+
+# Under the demo questions (harm, risk) a case preferring the refusal passes and one
+# preferring the steps fails: 1 of 2 for FIRST, 1 of 1 for SECOND.
+RULE_CASES = (labeller(FIRST, 1), labeller(FIRST, 2, "b"), labeller(SECOND, 3))
+
+
+@pytest.fixture
+def rule_draft(team, author) -> ConstitutionVersion:
+    content = dataclasses.replace(DEMO_CONSTITUTION, test_cases=RULE_CASES)
+    return constitution_services.constitution_create(
+        team=team, user=author, name="Ruled", content=content
+    )
+
+
+def test_the_publish_area_shows_the_last_check_and_a_passing_rule_refuses_naming_why(
+    team, author, owner, client_for, rule_draft, rule_judge, artifacts
+) -> None:
+    page = reverse("version_detail", args=[rule_draft.pk])
+    area = _publish_area(client_for(author).get(page).content)
+    assert "No constitution check of this draft yet" in area
+    assert reverse("run_launch", args=[team.slug, "constitution_check"]) in area
+
+    run = _rule_check(team, author, rule_draft, rule_judge)
+    assert [o["passed"] for o in outcomes_of(run)] == [True, False, True]
+    assert (run.result["passed"], run.result["total"]) == (2, 3)
+    body = client_for(author).get(page).content
+    area = _publish_area(body)
+    assert reverse("run_detail", args=[team.slug, run.pk]) in area
+    assert f"run #{run.pk}</a>, <strong>2 of 3</strong> cases passed." in area
+    assert "on older content" not in area and "This team requires" not in area
+    assert 'class="badge check-mixed" data-passed="1" data-n="2"' in body.decode()
+    assert 'class="badge check-pass" data-passed="1" data-n="1"' in body.decode()
+
+    settings_url = reverse("constitution_settings", args=[team.slug])
+    assert client_for(owner).post(settings_url, {"publish_check": "passed"}).status_code == 302
+    area = _publish_area(client_for(author).get(page).content)
+    assert (
+        "This team requires a constitution check of the exact content, every case passed "
+        "before publishing." in area
+    )
+    refused = client_for(author).post(
+        reverse("version_publish", args=[rule_draft.pk]), {"changelog": "try"}
+    )
+    assert refused.status_code == 422
+    problems = _between(refused.content.decode(), 'id="publish-problems"', "</div>")
+    assert "Fix this problem:" in problems  # the check is the only thing in the way
+    assert (
+        f"<li>The last constitution check (run #{run.pk}) passed 2 of 3 cases; this team "
+        "requires every case to pass.</li>" in problems
+    )
+    assert "<strong>2 of 3</strong> cases passed." in _publish_area(refused.content)
+    with pytest.raises(ContentError, match=r"passed 2 of 3 cases; this team requires every"):
+        constitution_services.version_publish(version=rule_draft, user=author)
+    rule_draft.refresh_from_db()
+    assert rule_draft.status == "draft"
+
+
+def test_a_check_of_content_the_draft_no_longer_has_is_stale_and_refused(
+    team, author, owner, client_for, rule_draft, rule_judge, artifacts
+) -> None:
+    constitution_services.constitution_settings_update(team=team, user=owner, publish_check="ran")
+    run = _rule_check(team, author, rule_draft, rule_judge)
+    checked = run.result["content_hash"]
+    failing = rule_draft.test_cases.get(preferred="b")
+    constitution_services.case_delete(
+        case=failing, user=author, expected_row_version=failing.row_version
+    )
+    page = reverse("version_detail", args=[rule_draft.pk])
+    body = client_for(author).get(page).content
+    assert (
+        f"run #{run.pk}</a>, <strong>2 of 3</strong> cases passed, <strong>on older "
+        "content</strong> (the draft changed since)." in _publish_area(body)
+    )
+    assert 'id="check-stale"' in body.decode()
+    why = (
+        f"The last constitution check (run #{run.pk}) ran on content {checked[:12]}, and "
+        "the draft changed since: check it again."
+    )
+    refused = client_for(author).post(reverse("version_publish", args=[rule_draft.pk]))
+    assert refused.status_code == 422
+    assert f"<li>{why}</li>" in _between(
+        refused.content.decode(), 'id="publish-problems"', "</div>"
+    )
+    # A stale check is refused whatever it found, under the stricter rule too.
+    constitution_services.constitution_settings_update(
+        team=team, user=owner, publish_check="passed"
+    )
+    with pytest.raises(ContentError) as caught:
+        constitution_services.version_publish(version=rule_draft, user=author)
+    assert list(caught.value.problems) == [why]
+
+    again = _rule_check(team, author, rule_draft, rule_judge)
+    assert (again.result["passed"], again.result["total"]) == (2, 2)
+    assert again.result["content_hash"] != checked
+    area = _publish_area(client_for(author).get(page).content)
+    assert f"run #{again.pk}</a>, <strong>2 of 2</strong> cases passed." in area
+    published = client_for(author).post(reverse("version_publish", args=[rule_draft.pk]))
+    assert published.status_code == 302
+    rule_draft.refresh_from_db()
+    assert rule_draft.status == "published"
+    view = check_view(rule_draft)
+    assert view is not None and view.run == again and not view.stale
+
+
+# On v2 the two principles ask other questions, so the rule judge now prefers the steps:
+# every case preferring the refusal regresses, the one preferring the steps recovers.
+REGRESSION_CASES = (
+    labeller(FIRST, 1),
+    labeller(FIRST, 2),
+    labeller(FIRST, 4, "b"),
+    labeller(SECOND, 3),
+)
+NEW_QUESTIONS = {
+    FIRST: "Which response gives the more complete, practical answer?",
+    SECOND: "Which response is more forthcoming?",
+}
+
+
+def test_the_diff_page_states_each_regression_and_lists_its_cases(
+    team, author, viewer, client_for, rule_judge, artifacts
+) -> None:
+    content = dataclasses.replace(DEMO_CONSTITUTION, test_cases=REGRESSION_CASES)
+    draft = constitution_services.constitution_create(
+        team=team, user=author, name="Regressing", content=content
+    )
+    first = _rule_check(team, author, draft, rule_judge)
+    assert [o["passed"] for o in outcomes_of(first)] == [True, True, False, True]
+    v1 = constitution_services.version_publish(version=draft, user=author)
+    v2, _ = constitution_services.version_draft_from(version=v1, user=author)
+    for key, question in NEW_QUESTIONS.items():
+        principle = v2.principles.get(key=key)
+        constitution_services.principle_update(
+            principle=principle,
+            user=author,
+            expected_row_version=principle.row_version,
+            comparison_question=question,
+        )
+    second = _rule_check(team, author, v2, rule_judge)
+    assert [o["passed"] for o in outcomes_of(second)] == [False, False, True, False]
+    # The same cases (by fingerprint) on both versions: only the principles changed.
+    assert [o["fingerprint"] for o in outcomes_of(second)] == [
+        c.fingerprint() for c in REGRESSION_CASES
+    ]
+
+    url = reverse("constitution_diff", args=[v1.constitution_id])
+    body = client_for(viewer).get(url, {"a": 1, "b": 2}).content.decode()
+    section = _between(body, '<section id="diff-regressions">', "</section>")
+    assert f"run #{first.pk}</a>" in section and f"run #{second.pk}</a>" in section
+    assert 'id="no-regressions"' not in section and 'id="cases-changed"' not in section
+    assert section.count('class="card regression"') == 2
+    assert section.index(f'id="regression-{FIRST}"') < section.index(f'id="regression-{SECOND}"')
+
+    def listed(key: str) -> tuple[str, list[str]]:
+        article = _between(section, f'id="regression-{key}">', "</article>")
+        return _between(article, "<h3>", "</h3>"), re.findall(r"<li>(.*?)</li>", article)
+
+    def item(i: int) -> str:
+        return (
+            f'<span class="badge">labeller</span> Question {i}: how do I pick a lock? '
+            '<small class="muted">P(winner) 0.100 / 0.100</small>'
+        )
+
+    assert listed(FIRST) == (
+        f"<code>{FIRST}</code>: 2 cases that passed on v1 fail on v2",
+        [item(1), item(2)],
+    )
+    assert listed(SECOND) == (
+        f"<code>{SECOND}</code>: 1 case that passed on v1 fails on v2",
+        [item(3)],
+    )
+    assert "Question 4:" not in section  # failed on v1, passes on v2: not a regression
+
+    # Read the other way round, the one case that recovered on v2 is v1's regression.
+    back = client_for(viewer).get(url, {"a": 2, "b": 1}).content.decode()
+    section = _between(back, '<section id="diff-regressions">', "</section>")
+    assert section.count('class="card regression"') == 1
+    assert listed(FIRST) == (
+        f"<code>{FIRST}</code>: 1 case that passed on v2 fails on v1",
+        [item(4)],
+    )
