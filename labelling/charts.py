@@ -1,6 +1,7 @@
 """The statistics page's charts: its figures (rates with Wilson intervals, calibration
-bins) handed to the app's one chart layer (:mod:`training.charts`), which lays out and
-escapes every text; plus the confusion matrix's cell colour."""
+bins) handed to the app's one chart layer (:mod:`cai_web.charts`), which lays out and
+escapes every text, titles both axes and adds the data table; plus the confusion
+matrix's cell colour."""
 
 from __future__ import annotations
 
@@ -15,11 +16,14 @@ def rate_bars(
     rows: Sequence[tuple[str, stats.Rate]],
     *,
     title: str,
+    x_title: str,
+    y_title: str,
     width: int = 460,
     reference: float | None = None,
 ) -> SafeString:
-    """Horizontal bars of rates in [0, 1] with Wilson 95% whiskers and "k/n" labels."""
-    from training.charts import interval_bars
+    """Horizontal bars of rates in [0, 1] with Wilson 95% whiskers and "k/n" labels;
+    ``y_title`` names the rows (the category axis), ``x_title`` the rate."""
+    from cai_web.charts import interval_bars
 
     return interval_bars(
         [
@@ -33,6 +37,8 @@ def rate_bars(
             for label, rate in rows
         ],
         title=title,
+        x_title=x_title,
+        y_title=y_title,
         width=width,
         reference=reference,
     )
@@ -40,7 +46,7 @@ def rate_bars(
 
 def reliability(bins: Sequence[stats.CalibrationBin], *, size: int = 320) -> SafeString:
     """Reliability chart: mean confidence (x) against the human agreement rate (y), with CIs."""
-    from training.charts import reliability_chart
+    from cai_web.charts import reliability_chart
 
     points = [
         (

@@ -363,9 +363,15 @@ def labelset_stats(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse
                 ("no verdict", pb.error),
             ],
             title="Position bias (Zheng et al. 2023)",
+            x_title="share of pairs judged in both orders",
+            y_title="outcome",
         ),
         "agreement_chart": charts.rate_bars(
-            bars, title="AI–human agreement", reference=gate.min_agreement
+            bars,
+            title="AI–human agreement",
+            x_title="agreement with the human labels",
+            y_title="compared with",
+            reference=gate.min_agreement,
         )
         if bars
         else "",

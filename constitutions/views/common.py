@@ -26,7 +26,7 @@ from .. import selectors, services
 from ..content import DEFAULT_COMPARISON_QUESTION
 from ..forms import MAX_ROW_VERSION, CaseForm, CategoryForm, FewShotForm, PrincipleForm
 from ..models import ChangeEvent, Constitution, ConstitutionVersion
-from ..presenters import probability_view
+from ..presenters import ProbabilityView, probability_view
 
 PAGE = "constitutions/version_detail.html"
 EDIT = Capability.EDIT_CONSTITUTIONS
@@ -65,6 +65,17 @@ def child_for(request: HttpRequest, model, pk: int):
     )
 
 
+CRITIQUE_TITLE = "Effective probability of each principle in critique-revision"
+LABELLING_TITLE = "Effective probability of each principle in AI labelling"
+
+
+def _chart(view: ProbabilityView, title: str) -> str:
+    """The view's chart through the app's chart layer; nothing when nothing can be drawn."""
+    from ..charts import probability_chart
+
+    return probability_chart(view, title=title) if view.available else ""
+
+
 def page_context(request: HttpRequest, pk: int, **extra: Any) -> dict[str, Any]:
     """Everything the version page and its partials need, in a fixed number of queries."""
     version = selectors.version_with_content(pk)
@@ -75,6 +86,8 @@ def page_context(request: HttpRequest, pk: int, **extra: Any) -> dict[str, Any]:
     for c in categories:
         c.principle_list = [p for p in principles if p.category_id == c.pk]
     can_edit = membership.can(EDIT) and version.is_editable
+    critique = probability_view(content)
+    labelling = probability_view(content, "comparison")
     context: dict[str, Any] = {
         "team": version.constitution.team,
         "membership": membership,
@@ -85,8 +98,10 @@ def page_context(request: HttpRequest, pk: int, **extra: Any) -> dict[str, Any]:
         "few_shots": list(version.few_shots.all()),
         "content": content,
         "live_hash": content.short_hash,
-        "probabilities": probability_view(content),
-        "labelling_probabilities": probability_view(content, "comparison"),
+        "probabilities": critique,
+        "probabilities_chart": _chart(critique, CRITIQUE_TITLE),
+        "labelling_probabilities": labelling,
+        "labelling_probabilities_chart": _chart(labelling, LABELLING_TITLE),
         "default_question": DEFAULT_COMPARISON_QUESTION,
         "can_edit": can_edit,
         "can_author": membership.can(EDIT),

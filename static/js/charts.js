@@ -1,11 +1,13 @@
-// The app's one chart layer in the browser. training/charts.py draws every chart as SVG
-// (readable without JavaScript); this script adds, to each svg.chart:
+// The app's one chart layer in the browser. cai_web/charts.py draws every chart as SVG
+// with a "Data table" <details> under it (both readable without JavaScript); this
+// script adds, to each svg.chart:
 //   - hover: a guide at the pointer and every visible series' value there;
 //   - legend: click (or Enter) on a series name hides or shows it;
 //   - step charts: drag across the plot to zoom into those steps, double-click to reset.
-// Charts without data (labelling statistics, the editor) get the same tooltip for the
-// <title> of the mark under the pointer. State (zoom, hidden series) survives the htmx
-// swaps of a polling run page, keyed by the chart's id.
+// Charts whose marks carry their own values (labelling statistics, the editor's bars)
+// get the same tooltip for the <title> of the mark under the pointer; the editor's
+// legend hides a category. State (zoom, hidden series, an open data table) survives the
+// htmx swaps of a polling run page or an editor change, keyed by the chart's id.
 (function () {
   "use strict";
   var NS = "http://www.w3.org/2000/svg";
@@ -48,7 +50,7 @@
     return format && /%\}?$/.test(format) ? s + "%" : s;
   }
 
-  // The same rule as training.charts._ticks.
+  // The same rule as cai_web.charts._ticks.
   function ticks(lo, hi, count) {
     count = count || 4;
     if (hi - lo < 1e-12) { lo -= 0.5; hi += 0.5; }
@@ -195,8 +197,7 @@
     hoverDots(svg, []);
   }
 
-  function enhanceData(svg, spec, st) {
-    var plot = spec.plot;
+  function enhanceLegend(svg, spec, st) {
     svg.querySelectorAll(".legend-item").forEach(function (item) {
       item.style.cursor = "pointer";
       item.setAttribute("tabindex", "0");
@@ -212,6 +213,11 @@
         if (e.key === "Enter" || e.key === " ") { e.preventDefault(); toggle(); }
       });
     });
+  }
+
+  function enhanceData(svg, spec, st) {
+    var plot = spec.plot;
+    enhanceLegend(svg, spec, st);
     var drag = null, band = null;
     svg.addEventListener("mousemove", function (evt) {
       var p = point(svg, evt);
@@ -302,14 +308,32 @@
     svg.addEventListener("mouseleave", hideTip);
   }
 
+  // The data table under the chart stays open across swaps once a reader opened it.
+  function keepTableOpen(svg, st) {
+    var layer = svg.parentNode;
+    var details = layer && layer.classList && layer.classList.contains("chart-layer")
+      ? layer.querySelector("details.chart-data") : null;
+    if (!details) return;
+    if (st.tableOpen) details.open = true;
+    details.addEventListener("toggle", function () { st.tableOpen = details.open; });
+  }
+
   function enhance(svg) {
     if (svg.dataset.enhanced) return;
     svg.dataset.enhanced = "1";
-    if (!svg.dataset.chart) return enhanceTitles(svg);
-    var spec;
-    try { spec = JSON.parse(svg.dataset.chart); } catch (e) { return enhanceTitles(svg); }
     var key = keyOf(svg);
-    var st = state[key] || (state[key] = { hidden: {}, zoom: null });
+    var st = state[key] || (state[key] = { hidden: {}, zoom: null, tableOpen: false });
+    keepTableOpen(svg, st);
+    var spec = null;
+    if (svg.dataset.chart) {
+      try { spec = JSON.parse(svg.dataset.chart); } catch (e) { spec = null; }
+    }
+    if (!spec) return enhanceTitles(svg);
+    if (spec.type === "marks") {  // marks titled with their values: a legend, title tooltips
+      applyHidden(svg, st);
+      enhanceLegend(svg, spec, st);
+      return enhanceTitles(svg);
+    }
     if (spec.type === "steps") drawSteps(svg, spec, st);
     applyHidden(svg, st);
     enhanceData(svg, spec, st);

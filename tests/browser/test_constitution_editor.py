@@ -8,7 +8,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from constitutions.content import DEMO_CONSTITUTION
 from constitutions.models import ConstitutionVersion, Principle
+from tests.browser.conftest import SCREENSHOTS
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -124,3 +126,68 @@ def test_an_author_writes_publishes_and_revises_a_constitution(
     assert "every claim" in inserted and "source" in inserted
     assert "where" in deleted and "fails" in deleted
     screenshot("diff")
+
+
+def test_the_probability_chart_has_a_category_legend_and_a_data_table_at_1366(
+    live_server, browser, team, author
+):
+    from constitutions import services
+
+    version = services.constitution_create(
+        team=team, user=author, name="Demo rules", content=DEMO_CONSTITUTION
+    )
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill(author.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/t/red-team/$"))
+    page.goto(f"{live_server.url}/versions/{version.pk}/")
+
+    # A legend of the categories, each its own colour, and both axes titled.
+    chart = page.locator("#probability-chart")
+    svg = chart.locator("svg")
+    categories = [c.name for c in DEMO_CONSTITUTION.categories]
+    legend = svg.locator(".legend-item")
+    names = legend.all_text_contents()
+    assert names and set(names) <= set(categories) and len(names) > 2
+    fills = {legend.nth(i).locator("rect").get_attribute("fill") for i in range(len(names))}
+    assert len(fills) == len(names)
+    assert svg.locator(".axis-title").all_text_contents() == [
+        "principle",
+        "effective probability (share of draws)",
+    ]
+    box = svg.bounding_box()
+    assert box["x"] + box["width"] <= 1366
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "editor-chart-legend.png"), full_page=True)
+
+    # Hover a bar: its value. Click a category in the legend: its bars go.
+    bar = svg.locator("g[data-key='dangerous-assistance'] rect")
+    bar.hover()
+    tip = page.locator(".chart-tip")
+    tip.wait_for(state="visible")
+    assert "dangerous-assistance" in tip.inner_text() and "%" in tip.inner_text()
+    legend.first.click()
+    assert svg.locator('.series[data-series="0"]').evaluate("g => g.style.display") == "none"
+
+    # The data table lists every drawn principle.
+    chart.get_by_text("Data table").click()
+    rows = chart.locator("details.chart-data tbody tr")
+    assert "dangerous-assistance" in rows.all_inner_texts()[0]
+    assert rows.count() == page.locator("#probability-table tbody tr").count()
+
+    # A weight change swaps the chart: the hidden category and the open table stay.
+    before = page.locator("#probability-table tr[data-key='dangerous-assistance'] td.num")
+    old = before.inner_text()
+    weight = page.get_by_label("Weight of principle dangerous-assistance")
+    weight.fill("9")
+    weight.dispatch_event("change")
+    expect(before).not_to_have_text(old)
+    expect(chart.locator("details.chart-data[open]")).to_have_count(1)
+    expect(svg.locator('.series[data-series="0"]')).to_be_hidden()
+    expect(svg.locator('.series[data-series="1"]')).to_be_visible()
+    page.screenshot(path=str(SCREENSHOTS / "editor-chart-table.png"), full_page=True)
+    context.close()

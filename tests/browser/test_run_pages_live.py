@@ -3,7 +3,8 @@
 The status line moves while the page polls (the test writes the shard rows a worker
 would write, between polls), relative times tick in the browser, a banner says when
 the server stops answering, the metric chart shows values under the pointer, hides a
-series from its legend and zooms, and the compare page overlays two runs on one chart.
+series from its legend and zooms, its data table opens (with and without JavaScript)
+and stays open across polls, and the compare page overlays two runs on one chart.
 A real worker driving a run page is tests/browser/test_dpo_launch.py.
 """
 
@@ -14,6 +15,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
 from training.models import Run, RunMetric, RunShard, RunStatus
@@ -192,3 +194,59 @@ def test_the_compare_view_overlays_two_runs_on_one_chart(live_server, wide, team
     differs = wide.locator(".config-diff tr.differs").all_inner_texts()
     assert any("train.learning_rate" in row for row in differs)
     _shoot(wide, "compare")
+
+
+def test_a_charts_data_table_reads_without_javascript_and_stays_open_across_polls(
+    live_server, browser, wide, team, author
+):
+    now = timezone.now()
+    losses = [2.0 - 0.01 * i for i in range(40)]  # past 30 points: no per-point hover titles
+    run = _trainer_run(
+        team,
+        author,
+        "tabled",
+        losses,
+        status=RunStatus.RUNNING,
+        started_at=now - timedelta(seconds=60),
+        heartbeat_at=now,
+        done_units=40,
+    )
+    run.total_units = 100
+    run.save(update_fields=["total_units"])
+    run.shards.update(
+        status=RunStatus.RUNNING, stage="training 40/100", heartbeat_at=now, worker="gpu-1"
+    )
+    url = f"{live_server.url}/t/{team.slug}/runs/{run.pk}/"
+
+    # Without JavaScript: the SVG titles only the last point, the table holds all 40.
+    plain = browser.new_context(viewport={"width": 1366, "height": 768}, java_script_enabled=False)
+    page = plain.new_page()
+    page.set_default_timeout(15_000)
+    _login(page, live_server, author)
+    page.goto(url)
+    chart = page.locator("#loss-chart")
+    assert chart.locator("svg .series title").count() == 1
+    assert chart.locator(".axis-title").all_text_contents() == ["step", "loss"]
+    chart.get_by_text("Data table").click()
+    rows = chart.locator("details.chart-data tbody tr")
+    rows.first.wait_for()
+    assert rows.count() == 40
+    assert rows.nth(36).locator("th").inner_text() == "37"
+    assert rows.nth(36).locator("td").inner_text() == f"{losses[36]:.6g}"
+    box = chart.locator("details.chart-data").bounding_box()
+    assert box["x"] + box["width"] <= 1366
+    _shoot(page, "chart-table-no-js")
+    plain.close()
+
+    # With JavaScript the fragment is swapped every 2 s: an opened table stays open.
+    _login(wide, live_server, author)
+    wide.goto(url)
+    table = wide.locator("#loss-chart details.chart-data")
+    table.locator("summary").click()
+    assert table.evaluate("d => d.open") is True
+    RunShard.objects.filter(run=run).update(stage="evaluating 1/2", heartbeat_at=timezone.now())
+    wide.locator("#run-stage", has_text="evaluating").wait_for()
+    # (the script reopens it as the swap settles; a locator's expectation polls)
+    expect(wide.locator("#loss-chart details.chart-data[open]")).to_have_count(1)
+    assert wide.locator("#loss-chart details.chart-data tbody tr").count() == 40
+    _shoot(wide, "chart-table")

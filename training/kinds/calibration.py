@@ -284,6 +284,8 @@ def charts(run: Run) -> list[Chart]:
             ("position-consistent", s.position_bias.consistency),
         ],
         title="Against the gold labels (Wilson 95%)",
+        x_title="rate against the gold labels",
+        y_title="measure",
         reference=0.5,
     )
     return [

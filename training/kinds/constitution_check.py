@@ -242,7 +242,7 @@ def case_count(version: ConstitutionVersion) -> int:
 
 
 def charts(run: Run) -> list[Chart]:
-    from training.charts import grouped_bar_chart
+    from cai_web.charts import grouped_bar_chart
 
     principles = (run.result or {}).get("principles") or {}
     if not principles:
@@ -257,6 +257,7 @@ def charts(run: Run) -> list[Chart]:
         ],
         title="Pass rate per principle",
         value_format="{:.0%}",
+        x_title="principle",
         y_title="cases passed",
     )
     total = max(1, int(run.result.get("total") or 0))

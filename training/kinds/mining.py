@@ -363,6 +363,8 @@ def charts(run: Run) -> list[Chart]:
     svg = rate_bars(
         rows,
         title="Agreement with the human verdicts (95% Wilson interval)",
+        x_title="agreement with the human verdicts",
+        y_title="labelled with",
         reference=mined.baseline.rate,
     )
     latest = {"constitution": float(mined.baseline.rate or 0.0)}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -139,12 +141,14 @@ def model_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         chart = label_charts.rate_bars(
             [
                 (
-                    f"#{c.run.pk} {c.run.created_at:%Y-%m-%d}",
+                    f"#{c.run.pk} {c.run.created_at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC",
                     wilson_rate(int(c.figures["accuracy"]["k"]), int(c.figures["accuracy"]["n"])),
                 )
                 for c in calibrations
             ],
             title=f"{entry.name}: accuracy on gold sets (Wilson 95%; dashed: chance)",
+            x_title="accuracy against the gold labels",
+            y_title="calibration run",
             reference=0.5,
         )
     context = {

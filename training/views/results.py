@@ -11,10 +11,10 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_http_methods
 
+from cai_web.charts import grouped_bar_chart, line_chart
 from cai_web.web import render_partial
 
 from .. import exports, selectors
-from ..charts import grouped_bar_chart, line_chart
 from ..forms import ResultsFilterForm
 from .runs import run_for
 
@@ -60,6 +60,8 @@ def run_stats(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             ("expected", [round(r["expected"], 1) for r in rows]),
         ],
         title="Principle usage: observed draws against the constitution's probabilities",
+        x_title="principle",
+        y_title="draws (all rounds)",
     )
     labels = [r["label"] for r in stats["rounds"]]
     length_chart = line_chart(
@@ -74,6 +76,8 @@ def run_stats(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             )
         ],
         title="Mean answer length (words) per round",
+        x_title="answer",
+        y_title="mean words",
     )
     refusal_chart = line_chart(
         labels,
@@ -87,6 +91,8 @@ def run_stats(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             )
         ],
         title="Answers opening with a refusal phrase (%) per round",
+        x_title="answer",
+        y_title="refusals (% of answers)",
         value_format="{:g}%",
         y_max=100,
     )
