@@ -267,6 +267,10 @@ MATRIX: list[Case] = [
              WRITE_REFUSED, label=f"run_launch {kind} with an empty form")
         for kind in RUN_KINDS
     ],
+    # Its shards' log lines, whatever the run's status: as the run page.
+    Case("run_logs", "get", _team("run_logs", "run"), READ),
+    Case("run_logs", "get", lambda w: reverse("run_logs", args=[w["slug"], w["run"].pk])
+         + "?shard=0", READ, label="run_logs of one shard"),
     # A succeeded run can be neither cancelled nor resumed: refused with a message.
     Case("run_cancel", "post", _team("run_cancel", "run"), WRITE),
     Case("run_resume", "post", _team("run_resume", "run"), WRITE),

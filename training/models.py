@@ -298,6 +298,10 @@ class Run(models.Model):
         )
 
 
+# A shard keeps the newest SHARD_LOG_LINES lines its workers logged (training.shards).
+SHARD_LOG_LINES = 200
+
+
 class RunShard(models.Model):
     """An independent slice of a run's examples, one Celery task on the gpu queue.
 
@@ -329,6 +333,11 @@ class RunShard(models.Model):
     completion_tokens = models.PositiveBigIntegerField(default=0)
     gpu_seconds = models.FloatField(default=0.0)
     error = models.TextField(blank=True)
+    # What its workers logged while running it (``training.shards.ShardLog``): the newest
+    # SHARD_LOG_LINES lines as {"at", "level", "worker", "pid", "attempt", "logger",
+    # "message"}, written with the shard's heartbeat and progress writes. Pages that only
+    # show the shard's status defer it.
+    log_lines = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["run", "index"]

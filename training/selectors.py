@@ -425,6 +425,33 @@ def run_queue_position(run: Run) -> dict[str, Any]:
     }
 
 
+def run_shard_logs(run: Run, *, shard: int | None = None) -> dict[str, Any]:
+    """The run's log page: ``shards`` (every shard, without its lines: the filter) and
+    ``logs``, one entry per shard shown (all, or the one whose index is ``shard``) with
+    its stored lines, oldest first, each with ``clock`` (its UTC time to the millisecond,
+    zone named: a log is read to the second) and ``error`` (warnings and errors)."""
+    import datetime as dt
+
+    rows = RunShard.objects.filter(run=run).order_by("index")
+    shards = list(rows.defer("log_lines"))
+    shown = list(rows.filter(index=shard) if shard is not None else rows)
+    logs = []
+    for s in shown:
+        lines = []
+        for line in s.log_lines if isinstance(s.log_lines, list) else []:
+            try:
+                when = dt.datetime.fromisoformat(str(line.get("at"))).astimezone(dt.UTC)
+                clock = f"{when:%Y-%m-%d %H:%M:%S}.{when.microsecond // 1000:03d} UTC"
+            except (TypeError, ValueError):
+                clock = str(line.get("at") or "")
+            level = str(line.get("level") or "")
+            lines.append(
+                {**line, "clock": clock, "error": level in ("ERROR", "CRITICAL", "WARNING")}
+            )
+        logs.append({"shard": s, "lines": lines})
+    return {"shards": shards, "logs": logs}
+
+
 # --------------------------------------------------------------------- model page
 
 

@@ -7,6 +7,12 @@ every later write), builds a :class:`ShardContext` and hands it to the kind's
 cancel checks, metrics, token and cost accounting, loaded models, and the finish.
 Whichever shard stops last settles the run under a lock on the run row.
 
+While it runs, a :class:`ShardLog` handler on the ``training`` and ``labelling``
+loggers keeps what the shard's thread logged (claim, stage changes, batches saved,
+retries, the failure with its error, the finish) on the shard row, the newest
+``SHARD_LOG_LINES`` lines, written with the heartbeat and progress writes that happen
+anyway: the run's log page reads them, no grep through worker logs.
+
 Why no chord: a chord callback needs a result backend, never fires when a header
 task is re-queued by the reaper or resumed by a person, and fires twice-or-never
 under redelivery. Counting shard rows in the database has none of those failure modes.
@@ -17,10 +23,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import os
+import socket
 import threading
 import time
 import traceback
-from datetime import timedelta
+from collections import deque
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -29,10 +38,131 @@ from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from .model_access import check_entry
-from .models import ModelEntry, Run, RunMetric, RunShard, RunStatus
+from .models import SHARD_LOG_LINES, ModelEntry, Run, RunMetric, RunShard, RunStatus
+from .selectors import stage_parts
 from .worker_models import backends_for
 
 logger = logging.getLogger(__name__)
+
+# A shard keeps the newest SHARD_LOG_LINES lines its workers logged (models.py), each
+# message at most SHARD_LOG_MESSAGE_CHARS (a traceback keeps its head and its tail): a
+# row of bounded size, however long the shard runs or however often it is retried.
+SHARD_LOG_MESSAGE_CHARS = 2000
+# The loggers a shard's log listens to (their children too: training.kinds.labelling...).
+SHARD_LOGGERS = ("training", "labelling")
+
+
+def _clip(message: str) -> str:
+    if len(message) <= SHARD_LOG_MESSAGE_CHARS:
+        return message
+    head = SHARD_LOG_MESSAGE_CHARS // 4
+    tail = SHARD_LOG_MESSAGE_CHARS - head
+    cut = len(message) - head - tail
+    return f"{message[:head]}\n[… {cut:,} characters left out …]\n{message[-tail:]}"
+
+
+def log_line(
+    level: str,
+    message: str,
+    *,
+    worker: str,
+    attempt: int,
+    pid: int | None = None,
+    source: str = "",
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """One stored line of a shard's log."""
+    return {
+        "at": (at or timezone.now()).astimezone(UTC).isoformat(timespec="milliseconds"),
+        "level": level,
+        "worker": worker,
+        "pid": os.getpid() if pid is None else pid,
+        "attempt": attempt,
+        "logger": source,
+        "message": _clip(message),
+    }
+
+
+def _appended(lines: Any, line: dict[str, Any]) -> list[dict[str, Any]]:
+    """``lines`` (a shard's stored log) with ``line`` added, the newest kept."""
+    return [*(lines if isinstance(lines, list) else []), line][-SHARD_LOG_LINES:]
+
+
+class ShardLog(logging.Handler):
+    """The log lines of one shard, kept while its worker runs it.
+
+    Attached to the ``training`` and ``labelling`` loggers for the duration of the
+    shard (made INFO-enabled meanwhile if the process logs less), it keeps the records
+    of the shard's own threads (the one running it and its heartbeat), the newest
+    ``SHARD_LOG_LINES`` after the lines earlier attempts left. Nothing is written here:
+    :meth:`pending` hands the lines to the next fenced write of the shard row (beat,
+    progress, finish, failure), so logging costs no query of its own.
+    """
+
+    def __init__(self, lines: Any, *, worker: str, attempt: int) -> None:
+        super().__init__(logging.INFO)
+        self.worker, self.attempt = worker, attempt
+        self.lines: deque[dict[str, Any]] = deque(
+            lines if isinstance(lines, list) else [], maxlen=SHARD_LOG_LINES
+        )
+        self.threads = {threading.get_ident()}
+        self._dirty = False
+        self._levels: dict[str, int] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread not in self.threads:
+            return  # another thread of the process: not this shard's work
+        try:
+            line = log_line(
+                record.levelname,
+                self.format(record),
+                worker=self.worker,
+                attempt=self.attempt,
+                pid=record.process,
+                source=record.name,
+                at=datetime.fromtimestamp(record.created, tz=UTC),
+            )
+        except Exception:  # noqa: BLE001 - a bad log call must not fail the shard
+            self.handleError(record)
+            return
+        self.lines.append(line)  # emit runs under the handler's lock
+        self._dirty = True
+
+    def pending(self) -> dict[str, Any]:
+        """``{"log_lines": [...]}`` if lines came since the last call, else ``{}``: the
+        field to add to the shard write about to happen."""
+        self.acquire()
+        try:
+            if not self._dirty:
+                return {}
+            self._dirty = False
+            return {"log_lines": list(self.lines)}
+        finally:
+            self.release()
+
+    def everything(self) -> dict[str, Any]:
+        """The lines as a field, whether or not they were written before (last writes)."""
+        self.acquire()
+        try:
+            self._dirty = False
+            return {"log_lines": list(self.lines)}
+        finally:
+            self.release()
+
+    def attach(self) -> None:
+        for name in SHARD_LOGGERS:
+            target = logging.getLogger(name)
+            if not target.isEnabledFor(logging.INFO):
+                self._levels[name] = target.level
+                target.setLevel(logging.INFO)
+            target.addHandler(self)
+
+    def detach(self) -> None:
+        for name in SHARD_LOGGERS:
+            target = logging.getLogger(name)
+            target.removeHandler(self)
+            if name in self._levels:
+                target.setLevel(self._levels.pop(name))
 
 
 class ShardLost(Exception):
@@ -207,10 +337,19 @@ class ShardContext:
     shard gets :class:`ShardLost` and writes nothing more.
     """
 
-    def __init__(self, shard: RunShard, attempt: int) -> None:
+    def __init__(self, shard: RunShard, attempt: int, log: ShardLog | None = None) -> None:
         self.shard = shard
         self.run: Run = shard.run
         self.attempt = attempt
+        # The lines go out with this context's writes; shard_execute attaches the handler.
+        self.log = (
+            log
+            if log is not None
+            else ShardLog(shard.log_lines, worker=shard.worker, attempt=attempt)
+        )
+        self._said: tuple[str, int | None] | None = None  # the stage last logged
+        self._done_said = shard.done_units
+        self._total = shard.total_units  # a kind may learn its total as it goes (mining)
         self.start, self.end = shard.start, shard.end
         self._gpu_base = shard.gpu_seconds
         self._tokens_base = (shard.prompt_tokens, shard.completion_tokens)
@@ -238,8 +377,12 @@ class ShardContext:
         """Heartbeat (and any shard fields); ShardLost if the shard is no longer ours."""
         if self.heartbeat is not None and self.heartbeat.lost:
             raise ShardLost
+        self._total = fields.get("total_units", self._total)
         if not owned(self.shard.pk, self.attempt).update(
-            heartbeat_at=timezone.now(), gpu_seconds=self.cost_seconds(), **fields
+            heartbeat_at=timezone.now(),
+            gpu_seconds=self.cost_seconds(),
+            **fields,
+            **self.log.pending(),
         ):
             raise ShardLost
 
@@ -249,8 +392,22 @@ class ShardContext:
         """Write the shard's progress and sum every shard's into the run row."""
         if round is not None:
             fields["round"] = round
+        self._total = fields.get("total_units", self._total)
+        self._narrate(done, stage, round)
         self.beat(done_units=done, stage=stage, **fields)
         run_refresh_progress(self.run.pk, stage=stage, round=round)
+
+    def _narrate(self, done: int, stage: str, round: int | None) -> None:
+        """Log a stage change ("stage critique, round 2") and each batch saved, once each:
+        the lines go out with the progress write that follows."""
+        name = stage_parts(stage)[0] if stage else ""
+        if name and (name, round) != self._said:
+            self._said = (name, round)
+            logger.info("stage %s%s", name, f", round {round}" if round else "")
+        if done > self._done_said:
+            self._done_said = done
+            unit = self.run.spec.progress_unit
+            logger.info("batch saved: %s / %s %s done", f"{done:,}", f"{self._total:,}", unit)
 
     def should_stop(self) -> bool:
         """Heartbeat, then True once someone asked the run to cancel."""
@@ -319,6 +476,15 @@ class ShardContext:
         """Mark the shard succeeded (or cancelled) and merge ``result`` into the run's."""
         now = timezone.now()
         final = RunStatus.SUCCEEDED if completed else RunStatus.CANCELLED
+        logger.info(
+            "shard %s %s after %.1f s on %s (%s %s)",
+            self.shard.index,
+            "finished" if completed else "stopped: the run was cancelled",
+            time.monotonic() - self._wall0,
+            self.log.worker,
+            f"{self._total if completed else self._done_said:,} / {self._total:,}",
+            self.run.spec.progress_unit,
+        )
         with transaction.atomic():
             updates: dict[str, Any] = {
                 "status": final,
@@ -327,6 +493,7 @@ class ShardContext:
                 "tokens_per_s": 0.0,
                 "units_per_s": 0.0,
                 "gpu_seconds": self.cost_seconds(),
+                **self.log.everything(),
             }
             if completed:
                 updates["done_units"] = self.shard.total_units
@@ -348,25 +515,61 @@ def shard_execute(shard_id: int, *, worker: str = "local") -> str:
     if attempt is None:
         return "skipped"
     shard = RunShard.objects.select_related("run", "run__model", "run__prompt_set").get(pk=shard_id)
+    log = ShardLog(shard.log_lines, worker=worker, attempt=attempt)
+    log.attach()
     ctx: ShardContext | None = None
     try:
-        ctx = ShardContext(shard, attempt)
+        logger.info(
+            "shard %s of run %s (%s, examples %s–%s) claimed by %s, pid %s, attempt %s%s",
+            shard.index,
+            shard.run_id,
+            shard.run.spec.label,
+            shard.start,
+            shard.end - 1,
+            worker,
+            os.getpid(),
+            attempt,
+            f", after its worker went silent {shard.lost} time{'s' if shard.lost > 1 else ''}"
+            if shard.lost
+            else "",
+        )
+        ctx = ShardContext(shard, attempt, log)
         ctx.beat()
         if ctx.heartbeat is not None:
             ctx.heartbeat.start()
+            log.threads.add(ctx.heartbeat.ident or 0)
         completed, result = shard.run.spec.execute(ctx)
         status = ctx.finish(completed, result)
     except ShardLost:
-        logger.warning("shard %s was taken over by another worker; stopping", shard_id)
+        logger.warning(
+            "shard %s of run %s was taken over by another worker; stopping",
+            shard.index,
+            shard.run_id,
+        )
         return "lost"
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the shard
-        if is_transient(exc):
-            owned(shard_id, attempt).update(status=RunStatus.QUEUED, worker="")
-            raise
         message = f"{type(exc).__name__}: {exc}"
-        logger.error("shard %s failed: %s\n%s", shard_id, message, traceback.format_exc())
+        if is_transient(exc):
+            logger.warning(
+                "shard %s of run %s: %s; back in the queue for a retry",
+                shard.index,
+                shard.run_id,
+                message,
+            )
+            owned(shard_id, attempt).update(status=RunStatus.QUEUED, worker="", **log.everything())
+            raise
+        logger.error(
+            "shard %s of run %s failed: %s\n%s",
+            shard.index,
+            shard.run_id,
+            message,
+            traceback.format_exc(),
+        )
         if owned(shard_id, attempt).update(
-            status=RunStatus.FAILED, error=message[:5000], finished_at=timezone.now()
+            status=RunStatus.FAILED,
+            error=message[:5000],
+            finished_at=timezone.now(),
+            **log.everything(),
         ):
             Run.objects.filter(pk=shard.run_id).update(
                 error=f"shard {shard.index}: {message}"[:20_000]
@@ -376,17 +579,34 @@ def shard_execute(shard_id: int, *, worker: str = "local") -> str:
     finally:
         if ctx is not None and ctx.heartbeat is not None:
             ctx.heartbeat.stop()
+        log.detach()
     run_settle(shard.run_id)
     return status
 
 
 def shard_give_up(shard_id: int, message: str) -> None:
     """Fail a shard that was put back in the queue for a retry that will not come."""
-    shard = RunShard.objects.filter(pk=shard_id).only("run_id").first()
-    if shard and RunShard.objects.filter(pk=shard_id, status=RunStatus.QUEUED).update(
-        status=RunStatus.FAILED, error=message[:5000], finished_at=timezone.now()
+    shard = RunShard.objects.filter(pk=shard_id).only("run_id", "attempts", "log_lines").first()
+    if shard is None:
+        return
+    line = log_line(
+        "ERROR",
+        f"retries used up; failed: {message}",
+        worker=_host("retries"),
+        attempt=shard.attempts,
+    )
+    if RunShard.objects.filter(pk=shard_id, status=RunStatus.QUEUED).update(
+        status=RunStatus.FAILED,
+        error=message[:5000],
+        finished_at=timezone.now(),
+        log_lines=_appended(shard.log_lines, line),
     ):
         run_settle(shard.run_id)
+
+
+def _host(role: str) -> str:
+    """Who writes a line that no shard's worker wrote: "host (reaper)"."""
+    return f"{socket.gethostname()} ({role})"
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -416,24 +636,48 @@ def shards_requeue_stale(*, stale_seconds: int | None = None, now: Any = None) -
     stale = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True)
     requeued: list[int] = []
     for shard in RunShard.objects.filter(stale, status=RunStatus.RUNNING).only(
-        "pk", "run_id", "attempts", "lost"
+        "pk", "run_id", "attempts", "lost", "worker", "heartbeat_at", "log_lines"
     ):
+        silent = (
+            f"no heartbeat from {shard.worker or 'its worker'} since "
+            f"{shard.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC (over {stale_seconds} s)"
+            if shard.heartbeat_at
+            else f"no heartbeat from {shard.worker or 'its worker'}"
+        )
         with transaction.atomic():
             # The attempt number fences the shard: if the worker came back and wrote a
-            # heartbeat (or another reaper got here first) nothing matches.
+            # heartbeat (or another reaper got here first) nothing matches. Its log is
+            # only ever written with a fresh heartbeat, so the lines read above are current.
             fenced = RunShard.objects.filter(
                 stale, pk=shard.pk, status=RunStatus.RUNNING, attempts=shard.attempts
             )
             if shard.lost + 1 >= MAX_SHARD_ATTEMPTS:
+                error = f"its worker stopped answering {shard.lost + 1} times; giving up"
+                line = log_line(
+                    "ERROR", f"{silent}: {error}", worker=_host("reaper"), attempt=shard.attempts
+                )
                 if fenced.update(
                     status=RunStatus.FAILED,
                     finished_at=now,
                     lost=F("lost") + 1,
-                    error=f"its worker stopped answering {shard.lost + 1} times; giving up",
+                    error=error,
+                    log_lines=_appended(shard.log_lines, line),
                 ):
                     run_settle(shard.run_id)
                 continue
-            if not fenced.update(status=RunStatus.QUEUED, worker="", error="", lost=F("lost") + 1):
+            line = log_line(
+                "WARNING",
+                f"{silent}: taken away and queued for another worker",
+                worker=_host("reaper"),
+                attempt=shard.attempts,
+            )
+            if not fenced.update(
+                status=RunStatus.QUEUED,
+                worker="",
+                error="",
+                lost=F("lost") + 1,
+                log_lines=_appended(shard.log_lines, line),
+            ):
                 continue
             if Run.objects.filter(pk=shard.run_id, cancel_requested=True).exists():
                 RunShard.objects.filter(pk=shard.pk).update(
@@ -446,7 +690,9 @@ def shards_requeue_stale(*, stale_seconds: int | None = None, now: Any = None) -
 
 
 __all__ = [
+    "SHARD_LOG_LINES",
     "ShardContext",
+    "ShardLog",
     "ShardLost",
     "is_transient",
     "owned",

@@ -7,6 +7,7 @@ urlpatterns = [
     path("t/<slug:slug>/runs/compare/", runs.run_compare, name="run_compare"),
     path("t/<slug:slug>/runs/launch/<slug:kind>/", runs.run_launch, name="run_launch"),
     path("t/<slug:slug>/runs/<int:pk>/", runs.run_detail, name="run_detail"),
+    path("t/<slug:slug>/runs/<int:pk>/logs/", runs.run_logs, name="run_logs"),
     path("t/<slug:slug>/runs/<int:pk>/cancel/", runs.run_cancel, name="run_cancel"),
     path("t/<slug:slug>/runs/<int:pk>/resume/", runs.run_resume, name="run_resume"),
     path("t/<slug:slug>/runs/<int:pk>/results/", results.run_results, name="run_results"),

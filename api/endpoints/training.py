@@ -355,7 +355,7 @@ class RunDetail(RunOut):
 
     @staticmethod
     def resolve_shards(run: Run) -> list[Any]:
-        return list(run.shards.order_by("index"))
+        return list(run.shards.order_by("index").defer("log_lines"))
 
 
 class MetricPoint(Schema):

@@ -60,6 +60,7 @@ def page_urls(setup) -> dict[str, str]:
     return {
         "run_list": reverse("run_list", args=[slug]),
         "run_detail": reverse("run_detail", args=[slug, run.pk]),
+        "run_logs": reverse("run_logs", args=[slug, run.pk]),
         "run_results": reverse("run_results", args=[slug, run.pk]),
         "run_stats": reverse("run_stats", args=[slug, run.pk]),
         "export_trl": reverse("run_export", args=[slug, run.pk, "trl.jsonl"]),

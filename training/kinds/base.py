@@ -76,7 +76,12 @@ class KindSpec:
     * ``execute(ctx)`` — the worker's work on one shard: ``(completed, result)``.
     * ``template`` — the run page partial; ``charts(run)`` its charts.
     * ``parent(run)`` — the run this one builds on, for the lineage tree.
-    * ``progress_unit`` — what ``done_units`` counts ("steps", "generations"...).
+    * ``progress_unit`` — what ``done_units`` counts ("steps", "generations"...): the
+      progress bar, the ETA and the shards' progress.
+    * ``count_unit`` — when set, people read the run's progress in this unit, counted by
+      ``examples_done`` / ``examples_total`` ("labels" of a labelling run, "examples" of
+      critique–revision) on the runs list and the run page, with ``done_units`` in
+      ``progress_unit`` beside it on the run page; empty: ``done_units`` is the count.
     """
 
     name: str
@@ -90,6 +95,7 @@ class KindSpec:
     execute: Callable[[ShardContext], tuple[bool, dict[str, Any]]]
     template: str
     progress_unit: str = "steps"
+    count_unit: str = ""
     check: Callable[[Team, dict[str, Any], Any, Any], dict[str, Any]] | None = None
     after_create: Callable[[Run, dict[str, Any], Any, Any], None] | None = None
     charts: Callable[[Run], list[Chart]] = lambda run: []

@@ -360,6 +360,7 @@ SPEC = KindSpec(
     execute=execute,
     template="training/kinds/critique_revision.html",
     progress_unit="generations",
+    count_unit="examples",  # examples_done: the prompts with every round revised
     parent=lambda run: None,
 )
 

@@ -308,6 +308,7 @@ SPEC = KindSpec(
     execute=execute,
     template="training/kinds/labelling.html",
     progress_unit="steps (a pair sampled or judged)",
+    count_unit="labels",  # examples_done: the pairs judged, one AI label each
     parent=lambda run: run.model.source_run_id if run.model_id and run.model else None,
     labels_produced=labels_produced,
 )

@@ -47,18 +47,46 @@ def countdown(seconds: float | None) -> SafeString | str:
     )
 
 
+def _counted(run: Any, done: int, total: int) -> int:
+    """A run that succeeded did all of it (a shard's last write may precede its finish)."""
+    return total if run.status == "succeeded" and total else done
+
+
 @register.simple_tag
 def run_progress(run: Any) -> str:
-    """One line of progress in the run's own unit: "step 3 / 8", "40 / 64 generations".
+    """One line of progress in the unit the run's kind is read in: "step 3 / 8" for a
+    trainer, "40 / 64 examples" for critique–revision, "12 / 64 labels" for labelling.
 
-    A run that succeeded says how much it did; trainers count optimizer steps, so
-    they read "step n / N", never a percentage of examples.
+    A kind with a ``count_unit`` counts ``examples_done`` in it; any other counts
+    ``done_units`` in its ``progress_unit``. A run that succeeded says how much it
+    did; trainers count optimizer steps, "step n / N", never a percentage of examples.
     """
-    unit = run.spec.progress_unit
-    done, total = run.done_units, run.total_units
-    if run.status == "succeeded" and total:
-        done = total
+    spec = run.spec
+    if spec.count_unit:
+        done, total, unit = run.examples_done, run.examples_total, spec.count_unit
+    else:
+        done, total, unit = run.done_units, run.total_units, spec.progress_unit
+    done = _counted(run, done, total)
     if unit == "steps":
         step = (run.result or {}).get("global_step") or done
         return f"step {step:,} / {total:,}" if total else f"step {step:,}"
     return f"{done:,} / {total:,} {unit}" if total else f"{done:,} {unit}"
+
+
+@register.simple_tag
+def run_progress_detail(run: Any) -> str:
+    """What the run page adds to :func:`run_progress`: the finer units of a kind counted
+    in examples or labels ("96 / 128 steps (a pair sampled or judged)"), else the
+    examples where they are a count of their own; "" when there is nothing to add."""
+    spec = run.spec
+    if spec.count_unit:
+        done = _counted(run, run.done_units, run.total_units)
+        return f"{done:,} / {run.total_units:,} {spec.progress_unit}" if run.total_units else ""
+    if not run.examples_total:
+        return ""
+    if spec.trains_model:
+        return f"on {run.examples_total:,} examples"
+    if (run.examples_done, run.examples_total) == (run.done_units, run.total_units):
+        return ""
+    done = _counted(run, run.examples_done, run.examples_total)
+    return f"{done:,} / {run.examples_total:,} examples"

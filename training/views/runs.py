@@ -27,7 +27,7 @@ from ..charts import overlay_charts
 from ..errors import TrainingError
 from ..kinds.registry import UnknownKind, get, kinds
 from ..lineage import version_lineage
-from ..models import Run, RunStatus
+from ..models import SHARD_LOG_LINES, Run, RunStatus
 
 
 def run_for(
@@ -199,7 +199,7 @@ def _setup_rows(run: Run) -> list[tuple[str, Any, str]]:
 def run_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     team, membership, run = run_for(request, slug, pk)
     spec = run.spec
-    shards = list(run.shards.order_by("index"))
+    shards = list(run.shards.order_by("index").defer("log_lines"))
     context = {
         "team": team,
         "membership": membership,
@@ -217,6 +217,25 @@ def run_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     }
     return render_partial(
         request, "training/run_detail.html", "live", context, stop_polling=run.is_finished
+    )
+
+
+def run_logs(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """What the workers logged while running the run's shards (each shard keeps its
+    newest lines, ``training.shards.ShardLog``): every shard, or one (``?shard=<index>``).
+    htmx gets the lines alone, polled while the run is active."""
+    team, membership, run = run_for(request, slug, pk)
+    shard = _int_param(request, "shard")
+    context = {
+        "team": team,
+        "membership": membership,
+        "run": run,
+        "shard": shard,
+        "lines_kept": SHARD_LOG_LINES,
+        **selectors.run_shard_logs(run, shard=shard),
+    }
+    return render_partial(
+        request, "training/run_logs.html", "log-lines", context, stop_polling=run.is_finished
     )
 
 
