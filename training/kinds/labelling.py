@@ -177,13 +177,17 @@ def execute(ctx: ShardContext) -> tuple[bool, dict[str, Any]]:
         ctx.progress(len(sampled) + len(judged), stage=stage, examples_done=len(judged))
 
     report("sampling")
+    spent = [0, 0]  # this attempt's policy tokens (prompt, completion); the judge's
+    # log-prob scoring reports none (score_choices returns probabilities only)
     todo = [(i, t) for i, t in rows if ext_of[i] not in sampled]
     for start in range(0, len(todo), config.batch_size):
         if ctx.should_stop():
             return False, {}
         batch = todo[start : start + config.batch_size]
         (policy,) = ctx.backends(run.model)
-        answers = _sample(policy, batch, config, shard=ctx.shard.index, batch_start=start)
+        answers = _sample(
+            policy, batch, config, shard=ctx.shard.index, batch_start=start, spent=spent
+        )
         comparisons = []
         for (index, text), (a, b) in zip(batch, answers, strict=True):
             drawn = pair_principles(content, config.seed, index, config.k_principles)
@@ -209,6 +213,7 @@ def execute(ctx: ShardContext) -> tuple[bool, dict[str, Any]]:
             ctx.beat(stage="saving")  # the fence: a worker that lost the shard writes nothing
             comparison_bulk_create(label_set=label_set, comparisons=comparisons, skip_existing=True)
         sampled.update(c.external_id for c in comparisons)
+        ctx.add_tokens(*spent)
         report("sampling")
 
     pending = list(
@@ -233,9 +238,16 @@ def execute(ctx: ShardContext) -> tuple[bool, dict[str, Any]]:
 
 
 def _sample(
-    policy: Any, batch: list[tuple[int, str]], config: Any, *, shard: int, batch_start: int
+    policy: Any,
+    batch: list[tuple[int, str]],
+    config: Any,
+    *,
+    shard: int,
+    batch_start: int,
+    spent: list[int],
 ) -> list[tuple[str, str]]:
-    """Two sampled answers per prompt, seeded from (seed, shard, batch, sample)."""
+    """Two sampled answers per prompt, seeded from (seed, shard, batch, sample); the
+    tokens they cost are added to ``spent`` (prompt, completion)."""
     from training.engine.prompts import answer_messages
     from training.engine.seeds import derive_seed
     from training.engine.types import ChatRequest, SamplingParams
@@ -250,7 +262,10 @@ def _sample(
             max_new_tokens=config.max_new_tokens,
             seed=derive_seed(config.seed, "answers", shard, batch_start, j),
         )
-        answers.append([c.text.strip() for c in policy.generate(requests, params)])
+        completions = policy.generate(requests, params)
+        spent[0] += sum(c.prompt_tokens for c in completions)
+        spent[1] += sum(c.completion_tokens for c in completions)
+        answers.append([c.text.strip() for c in completions])
     return list(zip(answers[0], answers[1], strict=True))
 
 

@@ -89,6 +89,11 @@ def test_a_labelling_run_is_planned_as_shards_that_fill_one_label_set(
     label_set.refresh_from_db()
     assert label_set.comparison_count == 6 and label_set.ai_label_count == 6
     assert run.result["labels"] == 6
+    # The policy's sampling is counted in tokens (two answers per prompt), per shard and
+    # in the run's sum; the judge's log-prob scoring reports none.
+    spent = list(run.shards.values_list("prompt_tokens", "completion_tokens"))
+    assert all(p > 0 and c > 0 for p, c in spent), spent
+    assert (run.prompt_tokens, run.completion_tokens) == tuple(map(sum, zip(*spent)))
 
 
 def test_a_redelivered_labelling_shard_adds_no_comparison_label_or_tally(
