@@ -93,7 +93,7 @@ def test_a_labelling_run_is_planned_as_shards_that_fill_one_label_set(
     # in the run's sum; the judge's log-prob scoring reports none.
     spent = list(run.shards.values_list("prompt_tokens", "completion_tokens"))
     assert all(p > 0 and c > 0 for p, c in spent), spent
-    assert (run.prompt_tokens, run.completion_tokens) == tuple(map(sum, zip(*spent)))
+    assert (run.prompt_tokens, run.completion_tokens) == tuple(map(sum, zip(*spent, strict=True)))
 
 
 def test_a_redelivered_labelling_shard_adds_no_comparison_label_or_tally(
