@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from tests.factories import published_demo_version
 from tests.training import run_fixtures
 from tests.training.run_fixtures import PROMPTS, cr_start, small_config
 from training import demo, services
+from training.artifacts import run_dir
 from training.models import Example, ExampleRound, ModelEntry, Prompt, PromptSet, Run, RunStatus
 
 fake_llm = run_fixtures.fake_llm
@@ -72,6 +74,29 @@ def ready(team, author, fake_model_dir):
             team=team, user=author, name="fake", path=str(fake_model_dir)
         ),
     }
+
+
+def test_a_trained_model_registers_under_a_free_name_when_its_own_is_taken(
+    team, author, ready, fake_model_dir: Path, settings, tmp_path: Path
+) -> None:
+    settings.ARTIFACTS_DIR = str(tmp_path / "artifacts")
+    run = cr_start(
+        team=team,
+        user=author,
+        version=ready["version"],
+        prompt_set=ready["prompt_set"],
+        model=ready["model"],
+        config=small_config(),
+    )
+    own = f"{run.kind}-run-{run.pk}"
+    for name in (own, f"{own}-2"):  # registered by hand before the run ended
+        services.model_register(team=team, user=author, name=name, path=str(fake_model_dir))
+    final = run_dir(run) / "final"  # where a trainer leaves its model
+    shutil.copytree(fake_model_dir, final)
+    entry = services.trained_model_register(run=run, final_dir=str(final))
+    assert entry.name == f"{own}-3" and entry.source_run == run
+    # Registering again (a resumed finish) returns the same entry.
+    assert services.trained_model_register(run=run, final_dir=str(final)) == entry
 
 
 def test_drafts_and_other_teams_objects_are_refused(team, other_team, author, ready) -> None:

@@ -111,7 +111,8 @@ def model_register(
 def trained_model_register(*, run: Run, final_dir: str) -> ModelEntry:
     """Register ``final_dir`` as a model of the run's team, with ``source_run`` (idempotent).
 
-    The name is the run's, not the base model's with the run wrapped around it (which
+    The name is the run's (``dpo-run-18``; ``dpo-run-18-2`` when a model of that name
+    was registered by hand), not the base model's with the run wrapped around it (which
     nested with every stage: "dpo-run-18 (sft-run-14 (…))"); the base is kept in
     ``options["base_model"]``. The kind decides whether the model is a reward model.
     """
@@ -124,10 +125,21 @@ def trained_model_register(*, run: Run, final_dir: str) -> ModelEntry:
         options["base_model"] = base.name
     if run.spec.reward_model:
         options["reward_model"] = True
+    # Someone may have registered a model under this name by hand: a trained model must
+    # still register (the training is done), so it takes the first free "-2", "-3"...
+    name = f"{run.kind}-run-{run.pk}"
+    taken = set(
+        ModelEntry.objects.filter(team=run.team, name__startswith=name).values_list(
+            "name", flat=True
+        )
+    )
+    suffix = 1
+    while (name if suffix == 1 else f"{name}-{suffix}") in taken:
+        suffix += 1
     return model_register(
         team=run.team,
         user=run.created_by,
-        name=f"{run.kind}-run-{run.pk}",
+        name=name if suffix == 1 else f"{name}-{suffix}",
         path=final_dir,
         dtype=base.dtype if base else "auto",
         context_length=base.context_length if base else 2048,
