@@ -304,6 +304,40 @@ def _category_table(
     )
 
 
+def _category_frame(
+    body: list[str],
+    labels: Sequence[str],
+    xs: Sequence[float],
+    series: Sequence[tuple[str, Sequence[float | None]]],
+    *,
+    plot: tuple[float, float, float, float],
+    size: tuple[int, int],
+    title: str,
+    x_title: str,
+    y_title: str,
+    value_format: str,
+) -> SafeString:
+    """The end of every chart over categories (bars and lines): axis titles, the data
+    the script reads (a ``None`` value is a gap) and the data table."""
+    left, top, plot_w, plot_h = plot
+    width, height = size
+    body += _axis_titles(
+        x_title, y_title, left=left, top=top, plot_w=plot_w, plot_h=plot_h, height=height
+    )
+    data = {
+        "type": "category",
+        "labels": list(labels),
+        "xs": [round(x, 1) for x in xs],
+        "plot": [left, top, plot_w, plot_h],
+        "format": value_format,
+        "series": [
+            {"name": n, "values": [None if v is None else float(v) for v in vs]} for n, vs in series
+        ],
+    }
+    table = _category_table(x_title, labels, series, value_format)
+    return _frame(width, height, title, body, data, table)
+
+
 # --- bars and lines over categories -----------------------------------------------------
 
 
@@ -362,19 +396,18 @@ def grouped_bar_chart(
         body.append("</g>")
     body += _x_labels(labels, centers, top + plot_h + 14, rotate)
     body += legend
-    body += _axis_titles(
-        x_title, y_title, left=left, top=top, plot_w=plot_w, plot_h=plot_h, height=height
+    return _category_frame(
+        body,
+        labels,
+        centers,
+        series,
+        plot=(left, top, plot_w, plot_h),
+        size=(width, height),
+        title=title,
+        x_title=x_title,
+        y_title=y_title,
+        value_format=value_format,
     )
-    data = {
-        "type": "category",
-        "labels": labels,
-        "xs": [round(c, 1) for c in centers],
-        "plot": [left, top, plot_w, plot_h],
-        "format": value_format,
-        "series": [{"name": n, "values": [float(v) for v in vs]} for n, vs in series],
-    }
-    table = _category_table(x_title, labels, series, value_format)
-    return _frame(width, height, title, body, data, table)
 
 
 def bar_chart(
@@ -459,21 +492,18 @@ def line_chart(
         body.append("</g>")
     body += _x_labels(x_labels, xs, top + plot_h + 16, rotate=False)
     body += legend
-    body += _axis_titles(
-        x_title, y_title, left=left, top=top, plot_w=plot_w, plot_h=plot_h, height=height
+    return _category_frame(
+        body,
+        x_labels,
+        xs,
+        series,
+        plot=(left, top, plot_w, plot_h),
+        size=(width, height),
+        title=title,
+        x_title=x_title,
+        y_title=y_title,
+        value_format=value_format,
     )
-    data = {
-        "type": "category",
-        "labels": x_labels,
-        "xs": [round(x, 1) for x in xs],
-        "plot": [left, top, plot_w, plot_h],
-        "format": value_format,
-        "series": [
-            {"name": n, "values": [None if v is None else float(v) for v in vs]} for n, vs in series
-        ],
-    }
-    table = _category_table(x_title, x_labels, series, value_format)
-    return _frame(width, height, title, body, data, table)
 
 
 # --- horizontal bars: rates with intervals, shares by category -------------------------
